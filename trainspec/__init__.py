@@ -1,0 +1,94 @@
+"""trainspec: test how a Keras model trains.
+
+Describe a small seeded run as a :class:`Recipe`, train it with :func:`train`, and assert on the
+:class:`Run` from plain pytest test functions.  Declare broken/fixed :class:`Pair`\\ s and apply
+specs to them with :func:`applies_to`; the pytest plugin reports, per pair, whether each spec
+catches the broken model and passes the fixed one.
+
+Example::
+
+    import trainspec
+
+    @trainspec.applies_to(pairs.high_learning_rate)
+    def test_loss_halves(run):
+        assert run.loss.relative_decrease() >= 0.5
+
+TensorFlow is imported only when a run starts.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from trainspec.constants import ActivationKind, Outcome, Variant, Verdict
+from trainspec.exceptions import BuildError, DataError, RecipeError, SpecFailure, TrainspecError
+from trainspec.expect import expect
+from trainspec.pairs import Pair, Sweep, applies_to
+from trainspec.recipe import Recipe
+from trainspec.run import ActivationTrace, LayerTrace, NonFinite, Run
+from trainspec.series import Series
+
+if TYPE_CHECKING:  # pragma: no cover
+    from trainspec.diagnose import Diagnosis
+
+__version__ = "0.1.0"
+
+
+def train(recipe: Recipe) -> Run:
+    """Train ``recipe`` in one compiled TensorFlow graph and return its :class:`Run`.
+
+    Identical recipes (same fingerprint: model config and initial weights, data, loss,
+    optimizer, steps, batch size, seed...) train once per session.
+
+    Example:
+        >>> import numpy as np, trainspec
+        >>> x = np.random.default_rng(0).normal(size=(256, 4)).astype("float32")
+        >>> y = (x[:, 0] > 0).astype("int32")
+        >>> def build():
+        ...     import keras
+        ...     return keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
+        >>> run = trainspec.train(trainspec.Recipe(model=build, data=(x, y), steps=50,
+        ...     loss="sparse_categorical_crossentropy", optimizer="sgd", learning_rate=0.1))
+        >>> run.steps_recorded
+        50
+    """
+    from trainspec.engine import train as _train
+
+    return _train(recipe)
+
+
+def __getattr__(name: str) -> Any:
+    # Modules that import TensorFlow, or are only needed by some users, load on first use.
+    if name in ("diagnose", "Diagnosis", "Finding", "Symptom"):
+        from trainspec import diagnose as _diagnose
+
+        return getattr(_diagnose, name if name != "diagnose" else "diagnose")
+    if name in ("mutants", "datasets"):
+        import importlib
+
+        return importlib.import_module(f"trainspec.{name}")
+    raise AttributeError(f"module 'trainspec' has no attribute {name!r}")
+
+
+__all__ = [
+    "ActivationKind",
+    "ActivationTrace",
+    "BuildError",
+    "DataError",
+    "LayerTrace",
+    "NonFinite",
+    "Outcome",
+    "Pair",
+    "Recipe",
+    "RecipeError",
+    "Run",
+    "Series",
+    "SpecFailure",
+    "Sweep",
+    "TrainspecError",
+    "Variant",
+    "Verdict",
+    "applies_to",
+    "expect",
+    "train",
+]

@@ -1,0 +1,109 @@
+"""A recipe's fingerprint: a hash of everything that decides what training records.
+
+Model architecture and initial weights, data, loss, optimizer configuration, steps, batch size,
+seed, metrics, callbacks and custom step.  Two recipes with one fingerprint train identically,
+so a run is trained once per session (and, with the disk cache, once per machine).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import json
+from typing import Any
+
+import numpy as np
+
+#: Bump when the engine changes what it records, so old fingerprints no longer match.
+ENGINE_VERSION = "1"
+
+_SIMPLE = (int, float, str, bool, type(None))
+
+
+class Hasher:
+    """An incremental sha256 over labelled parts."""
+
+    def __init__(self) -> None:
+        self._h = hashlib.sha256()
+
+    def add(self, label: str, value: Any) -> None:
+        self._h.update(label.encode() + b"\0")
+        if isinstance(value, np.ndarray):
+            array = np.ascontiguousarray(value)
+            self._h.update(f"{array.dtype.str}{array.shape}".encode())
+            self._h.update(array.tobytes())
+        elif isinstance(value, bytes):
+            self._h.update(value)
+        else:
+            self._h.update(json.dumps(value, sort_keys=True, default=repr).encode())
+        self._h.update(b"\1")
+
+    def hexdigest(self) -> str:
+        return self._h.hexdigest()
+
+
+def callable_identity(fn: Any) -> dict[str, Any]:
+    """What identifies a user function: its name, source, defaults and closed-over values.
+
+    Two lambdas with one source but different closed-over numbers get different identities.
+    """
+    target = getattr(fn, "__func__", fn)
+    ident: dict[str, Any] = {
+        "name": f"{getattr(target, '__module__', '')}.{getattr(target, '__qualname__', repr(type(fn)))}"
+    }
+    try:
+        ident["source"] = hashlib.sha256(inspect.getsource(target).encode()).hexdigest()
+    except (OSError, TypeError):
+        code = getattr(target, "__code__", None)
+        ident["source"] = (
+            hashlib.sha256(code.co_code).hexdigest() if code is not None else repr(target)
+        )
+    ident["defaults"] = _plain(getattr(target, "__defaults__", None))
+    cells = getattr(target, "__closure__", None) or ()
+    ident["closure"] = [_plain(_cell(c)) for c in cells]
+    if not inspect.isfunction(target) and not inspect.ismethod(target):
+        config = getattr(fn, "get_config", None)
+        ident["config"] = _plain(config()) if callable(config) else _plain(vars(fn))
+    return ident
+
+
+def _cell(cell: Any) -> Any:
+    try:
+        return cell.cell_contents
+    except ValueError:  # empty cell
+        return None
+
+
+def _plain(value: Any, depth: int = 0) -> Any:
+    """A JSON-able stand-in for ``value``: plain values as they are, containers recursively,
+    arrays by hash, functions by identity, anything else by type name."""
+    if depth > 4:
+        return type(value).__name__
+    if isinstance(value, _SIMPLE):
+        return value
+    if isinstance(value, (list, tuple)):
+        return [_plain(v, depth + 1) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _plain(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, np.ndarray):
+        return hashlib.sha256(np.ascontiguousarray(value).tobytes()).hexdigest()
+    if isinstance(value, np.generic):
+        return value.item()
+    if inspect.isfunction(value) or inspect.ismethod(value):
+        return callable_identity(value) if depth < 2 else getattr(value, "__qualname__", "")
+    config = getattr(value, "get_config", None)
+    if callable(config):
+        try:
+            return {"class": type(value).__name__, "config": _plain(config(), depth + 1)}
+        except Exception:
+            pass
+    return type(value).__name__
+
+
+def identity(value: Any) -> Any:
+    """JSON-able identity of a recipe field value (names, configs, or callable identities)."""
+    if isinstance(value, _SIMPLE):
+        return value
+    if inspect.isfunction(value) or inspect.ismethod(value):
+        return callable_identity(value)
+    return _plain(value)

@@ -1,0 +1,241 @@
+"""trainspec's pytest plugin: options, markers, the ``run`` fixture and the report hooks.
+
+Registered through the ``pytest11`` entry point.  Wiring only: TensorFlow is imported when a
+spec's run starts, never while pytest starts or collects.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from trainspec import events
+from trainspec.exceptions import TrainspecError
+from trainspec.expect import fail
+from trainspec.observe import RUNS_KEY, TARGET_KEY, build_result
+from trainspec.pairs import MARKER, Target, targets_of
+from trainspec.report import render
+from trainspec.results import PROPERTY, ResultBook, SpecResult, environment, write_json
+
+_REPORT_MODES = ("full", "problems", "off")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("trainspec", "trainspec: training specs")
+    group.addoption(
+        "--trainspec-json",
+        dest="trainspec_json",
+        metavar="PATH",
+        default=None,
+        help="write every spec result as JSON to PATH (ini: trainspec_json).",
+    )
+    parser.addini("trainspec_json", "write every spec result as JSON to this path", default="")
+    group.addoption(
+        "--trainspec-report",
+        dest="trainspec_report",
+        choices=_REPORT_MODES,
+        default=None,
+        help="Rich report at the end: full (default; explains caught bugs too), problems "
+        "(only misses, false alarms, errors and failures) or off (ini: trainspec_report).",
+    )
+    parser.addini("trainspec_report", "full, problems or off", default="full")
+
+
+def option(config: pytest.Config, name: str) -> Any:
+    """A trainspec setting: the command-line value, else the ini value."""
+    value = config.getoption(name, None)
+    return value if value not in (None, "") else config.getini(name)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        f"{MARKER}(*targets): apply this spec to trainspec pairs, sweeps or recipes "
+        "(use @trainspec.applies_to).",
+    )
+    config.addinivalue_line(
+        "markers",
+        "trainspec(allow_nonfinite=False): per-spec trainspec options; allow_nonfinite lets a "
+        "spec pass on a run that hit NaN/Inf.",
+    )
+    mode = option(config, "trainspec_report")
+    if mode not in _REPORT_MODES:
+        raise pytest.UsageError(f"trainspec_report must be one of {', '.join(_REPORT_MODES)}")
+    config.pluginmanager.register(SessionHooks(config), "trainspec-session")
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    env = environment()
+    return (
+        f"trainspec {env['trainspec']}: tensorflow {env['tensorflow']}, keras {env['keras']} "
+        "(imported when the first run starts); each recipe sets its own seed"
+    )
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    marker = metafunc.definition.get_closest_marker(MARKER)
+    if marker is None:
+        return
+    if "run" not in metafunc.fixturenames:
+        raise pytest.UsageError(
+            f"{metafunc.definition.nodeid}: a spec applied to pairs or recipes must take a "
+            "`run` argument"
+        )
+    xdist = metafunc.config.pluginmanager.hasplugin("xdist")
+    params = [
+        pytest.param(target, id=target.id, marks=_marks(target, xdist))
+        for target in targets_of(marker.args)
+    ]
+    metafunc.parametrize("run", params, indirect=True)
+
+
+def _marks(target: Target, xdist: bool) -> list[Any]:
+    marks: list[Any] = []
+    if target.kind == "pair" and target.variant == "broken":
+        # The spec must fail on the broken model: a pass is a miss (strict XPASS fails the
+        # session), an error other than an assertion stays an error.
+        marks.append(
+            pytest.mark.xfail(
+                strict=True,
+                raises=AssertionError,
+                reason=f"MISSED: the spec passed on the broken model of pair {target.group!r}; "
+                "it should fail there",
+            )
+        )
+    if xdist:  # specs sharing a run land on one worker under --dist loadgroup
+        marks.append(pytest.mark.xdist_group(f"trainspec:{target.id}"))
+    return marks
+
+
+@pytest.fixture
+def run(request: pytest.FixtureRequest) -> Any:
+    """The finished :class:`trainspec.Run` of the recipe this spec is applied to.
+
+    Apply the spec with ``@trainspec.applies_to(pair_or_recipe)``, or define a ``recipe``
+    fixture returning a :class:`trainspec.Recipe`.
+    """
+    target: Target | None = getattr(request, "param", None)
+    if target is None:
+        try:
+            recipe = request.getfixturevalue("recipe")
+        except pytest.FixtureLookupError:
+            raise TrainspecError(
+                "the `run` fixture needs a recipe: decorate the spec with "
+                "@trainspec.applies_to(pair_or_recipe) or define a `recipe` fixture"
+            ) from None
+        from trainspec.recipe import Recipe
+
+        if not isinstance(recipe, Recipe):
+            raise TrainspecError(
+                f"the `recipe` fixture returned {type(recipe).__name__}, not a trainspec.Recipe"
+            )
+        target = Target("recipe", recipe.label, "recipe", recipe)
+    request.node.stash[TARGET_KEY] = target
+    from trainspec import train
+
+    return train(target.recipe())
+
+
+class SessionHooks:
+    """Per-session state: the runs each spec trains and every spec's result."""
+
+    def __init__(self, config: pytest.Config):
+        self.config = config
+        self.book = ResultBook()
+        self.is_worker = hasattr(config, "workerinput")
+        self._current: list[Any] | None = None
+        events.LISTENERS.append(self._on_run)
+
+    def _on_run(self, recipe: Any, run: Any) -> None:
+        if self._current is not None:
+            self._current.append(run)
+
+    @staticmethod
+    def _is_spec(item: pytest.Item) -> bool:
+        return (
+            TARGET_KEY in item.stash
+            or bool(item.stash.get(RUNS_KEY, None))
+            or "run" in getattr(item, "fixturenames", ())
+        )
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_protocol(self, item: pytest.Item) -> Generator[None, Any, Any]:
+        item.stash[RUNS_KEY] = self._current = []
+        try:
+            return (yield)
+        finally:
+            self._current = None
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_call(self, item: pytest.Item) -> Generator[None, Any, Any]:
+        result = yield
+        marker = item.get_closest_marker("trainspec")
+        if marker is not None and marker.kwargs.get("allow_nonfinite"):
+            return result
+        for finished in item.stash.get(RUNS_KEY, []):
+            if finished.nonfinite is not None:
+                __tracebackhide__ = True
+                nf = finished.nonfinite
+                raise fail(
+                    "the run diverged", measured=str(nf), required="finite values at every step",
+                    series=finished.loss, where=f"step {nf.step}, {nf.tensor}", run=finished,
+                    note="the spec passed on what was recorded before the divergence; mark it "
+                    "@pytest.mark.trainspec(allow_nonfinite=True) if divergence is expected",
+                )
+        return result
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(
+        self, item: pytest.Item, call: pytest.CallInfo[None]
+    ) -> Generator[None, Any, Any]:
+        report = yield
+        if not self._is_spec(item):
+            return report
+        if call.when == "call" or (call.when == "setup" and call.excinfo is not None):
+            result = build_result(item, call.excinfo, call.duration)
+            report.user_properties.append((PROPERTY, result.to_json()))
+        if call.excinfo is not None and isinstance(call.excinfo.value, TrainspecError):
+            # a readable paragraph instead of a traceback through Keras and trainspec
+            report.longrepr = f"{item.nodeid}\ntrainspec: {call.excinfo.value}"
+        return report
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        for key, value in report.user_properties:
+            if key == PROPERTY:
+                self.book.add(SpecResult.from_json(value))
+
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
+        if report.failed and report.nodeid not in {
+            e["nodeid"] for e in self.book.collection_errors
+        }:
+            self.book.add_collection_error(report.nodeid or "<session>", str(report.longrepr))
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        if self.is_worker:
+            return
+        writer = self.config.get_terminal_writer()
+        text = render(
+            self.book,
+            option(self.config, "trainspec_report"),
+            width=max(80, writer.fullwidth),
+            color=writer.hasmarkup,
+        )
+        if text:
+            terminalreporter.write(text)
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        path = option(self.config, "trainspec_json")
+        if self.is_worker or not path:
+            return
+        target = Path(path)
+        if not target.is_absolute():
+            target = self.config.invocation_params.dir / target
+        write_json(self.book, target, int(exitstatus))
+
+    def pytest_unconfigure(self) -> None:
+        if self._on_run in events.LISTENERS:
+            events.LISTENERS.remove(self._on_run)

@@ -1,0 +1,181 @@
+"""What trainspec measures inside the training graph, and on which layers.
+
+Imported by the engine only (it imports TensorFlow).  Every probe is a handful of reductions
+on tensors the training step computes anyway, so probing costs little next to the step itself.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import keras
+import tensorflow as tf
+
+from trainspec.constants import SIGMOID_SATURATION_Z, TANH_SATURATION_Z, ActivationKind
+
+_KIND_BY_NAME = {
+    "relu": ActivationKind.RELU,
+    "relu6": ActivationKind.RELU,
+    "leaky_relu": ActivationKind.LEAKY,
+    "elu": ActivationKind.LEAKY,
+    "selu": ActivationKind.LEAKY,
+    "gelu": ActivationKind.LEAKY,
+    "silu": ActivationKind.LEAKY,
+    "swish": ActivationKind.LEAKY,
+    "celu": ActivationKind.LEAKY,
+    "mish": ActivationKind.LEAKY,
+    "hard_silu": ActivationKind.LEAKY,
+    "hard_swish": ActivationKind.LEAKY,
+    "softplus": ActivationKind.LEAKY,
+    "sigmoid": ActivationKind.SIGMOID,
+    "hard_sigmoid": ActivationKind.SIGMOID,
+    "tanh": ActivationKind.TANH,
+    "hard_tanh": ActivationKind.TANH,
+    "softmax": ActivationKind.SOFTMAX,
+    "log_softmax": ActivationKind.SOFTMAX,
+}
+
+_SIGMOID_LO = 1.0 / (1.0 + math.exp(SIGMOID_SATURATION_Z))
+_TANH_HI = math.tanh(TANH_SATURATION_Z)
+
+
+def activation_name(fn: Any) -> str:
+    """The registered name of a Keras activation function (``"relu"``, ``"sigmoid"``...)."""
+    name = getattr(fn, "__name__", None) or type(fn).__name__
+    return str(name).lower()
+
+
+def kind_of(name: str) -> ActivationKind:
+    """The activation family of a Keras activation name."""
+    return _KIND_BY_NAME.get(name, ActivationKind.OTHER)
+
+
+@dataclass(frozen=True)
+class ActivationProbe:
+    """A layer whose output is the result of a non-linear activation."""
+
+    layer: Any
+    index: int
+    name: str
+    kind: ActivationKind
+    activation: str
+
+
+@dataclass(frozen=True)
+class LayerProbe:
+    """A leaf layer with trainable variables; ``var_idx`` index ``model.trainable_variables``."""
+
+    layer: Any
+    index: int
+    name: str
+    var_idx: tuple[int, ...]
+    n_params: int
+
+
+def leaf_layers(model: Any) -> list[Any]:
+    """Layers of ``model`` in order, descending into nested models."""
+    out: list[Any] = []
+    for layer in model.layers:
+        if isinstance(layer, keras.Model):
+            out.extend(leaf_layers(layer))
+        else:
+            out.append(layer)
+    return out
+
+
+def trainable_layers(model: Any) -> list[LayerProbe]:
+    """Leaf layers that own trainable variables, with their variables' positions."""
+    position = {id(v): i for i, v in enumerate(model.trainable_variables)}
+    probes = []
+    for index, layer in enumerate(leaf_layers(model)):
+        idx = tuple(position[id(v)] for v in layer.trainable_variables if id(v) in position)
+        if idx:
+            n_params = int(sum(int(math.prod(v.shape)) for v in layer.trainable_variables))
+            probes.append(LayerProbe(layer, index, layer.name, idx, n_params))
+    return probes
+
+
+def _layer_activation(layer: Any) -> str | None:
+    """The activation a layer applies to its output, or None when it applies none."""
+    if isinstance(layer, keras.layers.ReLU):
+        slope = float(getattr(layer, "negative_slope", 0.0) or 0.0)
+        return "relu" if slope == 0.0 else "leaky_relu"
+    if isinstance(layer, keras.layers.LeakyReLU):
+        return "leaky_relu"
+    if isinstance(layer, keras.layers.PReLU):
+        return "leaky_relu"
+    if isinstance(layer, keras.layers.ELU):
+        return "elu"
+    if isinstance(layer, keras.layers.Softmax):
+        return "softmax"
+    fn = getattr(layer, "activation", None)
+    if fn is None or not callable(fn):
+        return None
+    name = activation_name(fn)
+    return None if name == "linear" else name
+
+
+def activation_layers(model: Any) -> list[ActivationProbe]:
+    """Top-level layers of a functional/Sequential model whose output is an activation."""
+    probes = []
+    for index, layer in enumerate(model.layers):
+        name = _layer_activation(layer)
+        if name is not None:
+            probes.append(ActivationProbe(layer, index, layer.name, kind_of(name), name))
+    return probes
+
+
+def output_activation(model: Any) -> str | None:
+    """The activation applied by the model's last layer (``"softmax"``, ``"sigmoid"``...)."""
+    layers = leaf_layers(model)
+    for layer in reversed(layers):
+        name = _layer_activation(layer)
+        if name is not None:
+            return name
+        if layer.trainable_variables:
+            return "linear"
+    return None
+
+
+def activation_stats(a: tf.Tensor, kind: ActivationKind) -> tf.Tensor:
+    """``[dead, saturated, mean, std]`` of one activation tensor on a batch.
+
+    Units are the last axis (Dense units, conv channels).  A ReLU unit is dead on the batch
+    when it is never positive for any sample or position: its gradient is then zero everywhere.
+    """
+    a = tf.cast(a, tf.float32)
+    mean = tf.reduce_mean(a)
+    std = tf.math.reduce_std(a)
+    zero = tf.constant(0.0)
+    dead = zero
+    saturated = zero
+    if kind is ActivationKind.RELU:
+        axes = list(range(a.shape.rank - 1))
+        active = tf.reduce_any(a > 0.0, axis=axes) if axes else a > 0.0
+        dead = 1.0 - tf.reduce_mean(tf.cast(active, tf.float32))
+    elif kind is ActivationKind.SIGMOID:
+        flat = tf.logical_or(a < _SIGMOID_LO, a > 1.0 - _SIGMOID_LO)
+        saturated = tf.reduce_mean(tf.cast(flat, tf.float32))
+    elif kind is ActivationKind.TANH:
+        saturated = tf.reduce_mean(tf.cast(tf.abs(a) > _TANH_HI, tf.float32))
+    return tf.stack([dead, saturated, mean, std])
+
+
+def group_norm(tensors: list[tf.Tensor]) -> tf.Tensor:
+    """L2 norm of several tensors taken together."""
+    return tf.sqrt(tf.add_n([tf.reduce_sum(tf.square(tf.cast(t, tf.float32))) for t in tensors]))
+
+
+def histogram(tensors: list[tf.Tensor], bins: int) -> tf.Tensor:
+    """A ``(bins, 3)`` tensor of (left, right, count) over the values of ``tensors``, the layout
+    TensorBoard's histogram plugin stores."""
+    values = tf.concat([tf.reshape(tf.cast(t, tf.float32), [-1]) for t in tensors], axis=0)
+    lo = tf.reduce_min(values)
+    hi = tf.reduce_max(values)
+    pad = tf.maximum(tf.abs(lo) * 1e-6, 1e-6)
+    hi = tf.where(hi > lo, hi, lo + pad)
+    counts = tf.cast(tf.histogram_fixed_width(values, tf.stack([lo, hi]), nbins=bins), tf.float32)
+    edges = tf.linspace(lo, hi, bins + 1)
+    return tf.stack([edges[:-1], edges[1:], counts], axis=1)

@@ -1,0 +1,291 @@
+"""The Rich report shown at the end of a pytest session.
+
+A matrix of pairs x specs with verdicts, a table per sweep, the plain specs, then one panel per
+failure: what was measured and required, where, the curve, and the likely cause and fix.
+"""
+
+from __future__ import annotations
+
+import io
+from collections import OrderedDict
+from typing import Any
+
+from rich import box
+from rich.console import Console, Group
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+from trainspec.constants import Outcome, Verdict
+from trainspec.results import PairVerdict, ResultBook, SpecResult
+from trainspec.sparkline import sparkline
+
+_VERDICT_STYLE = {
+    Verdict.CAUGHT: ("✔ caught", "green"),
+    Verdict.MISSED: ("✘ missed", "bold red"),
+    Verdict.FALSE_ALARM: ("⚠ false alarm", "bold yellow"),
+    Verdict.ERROR: ("! error", "bold magenta"),
+    Verdict.INCOMPLETE: ("· incomplete", "dim"),
+}
+_OUTCOME_STYLE = {
+    Outcome.PASSED.value: ("passed", "green"),
+    Outcome.FAILED.value: ("failed", "bold red"),
+    Outcome.ERROR.value: ("error", "bold magenta"),
+    Outcome.SKIPPED.value: ("skipped", "dim"),
+}
+
+
+def short_spec(spec: str) -> str:
+    """``specs/test_x.py::test_loss`` -> ``test_loss``."""
+    return spec.rsplit("::", 1)[-1]
+
+
+def _spec_names(specs: list[str]) -> dict[str, str]:
+    names: dict[str, str] = {}
+    shorts = [short_spec(s) for s in specs]
+    for spec, short in zip(specs, shorts):
+        if shorts.count(short) > 1:
+            module = spec.split("::", 1)[0].rsplit("/", 1)[-1].removesuffix(".py")
+            short = f"{module}::{short}"
+        names[spec] = short
+    return names
+
+
+def pair_matrix(verdicts: list[PairVerdict]) -> Table:
+    """Pairs down, specs across, a verdict in each applied cell."""
+    specs = list(OrderedDict.fromkeys(v.spec for v in verdicts))
+    pairs = list(OrderedDict.fromkeys(v.pair for v in verdicts))
+    names = _spec_names(specs)
+    cell = {(v.pair, v.spec): v.verdict for v in verdicts}
+    table = Table(title="Broken/fixed pairs x specs", box=box.SIMPLE_HEAVY, title_justify="left")
+    table.add_column("pair", style="bold")
+    for spec in specs:
+        table.add_column(names[spec], justify="center", overflow="fold")
+    table.add_column("caught by", justify="right")
+    for pair in pairs:
+        row: list[Any] = [pair]
+        caught = 0
+        applied = 0
+        for spec in specs:
+            verdict = cell.get((pair, spec))
+            if verdict is None:
+                row.append(Text("", style="dim"))
+                continue
+            applied += 1
+            caught += verdict is Verdict.CAUGHT
+            label, style = _VERDICT_STYLE[verdict]
+            row.append(Text(label, style=style))
+        row.append(Text(f"{caught}/{applied}", style="green" if caught else "bold red"))
+        table.add_row(*row)
+    return table
+
+
+def sweep_tables(results: list[SpecResult]) -> list[Table]:
+    """One table per sweep: a row per point with its run's numbers and each spec's outcome."""
+    tables = []
+    groups: dict[str, list[SpecResult]] = OrderedDict()
+    for r in results:
+        groups.setdefault(r.group or "", []).append(r)
+    for sweep, items in groups.items():
+        specs = list(OrderedDict.fromkeys(r.spec for r in items))
+        names = _spec_names(specs)
+        metric_keys = list(
+            OrderedDict.fromkeys(
+                k for r in items for k in ((r.summary or {}).get("metrics_last") or {})
+            )
+        )
+        val_keys = list(
+            OrderedDict.fromkeys(k for r in items for k in ((r.summary or {}).get("val") or {}))
+        )
+        table = Table(title=f"Sweep {sweep}", box=box.SIMPLE_HEAVY, title_justify="left")
+        table.add_column("point", style="bold")
+        table.add_column("loss first → last", justify="right")
+        table.add_column("curve")
+        for key in metric_keys + val_keys:
+            table.add_column(key, justify="right")
+        for spec in specs:
+            table.add_column(names[spec], justify="center")
+        points: dict[str, dict[str, SpecResult]] = OrderedDict()
+        for r in items:
+            points.setdefault(r.variant or "", {})[r.spec] = r
+        for point, by_spec in points.items():
+            any_result = next(iter(by_spec.values()))
+            summary = any_result.summary or {}
+            row: list[Any] = [point, _loss_span(summary),
+                              Text(sparkline(_curve(any_result.loss_curve), 20), style="cyan")]
+            for key in metric_keys:
+                row.append(_num((summary.get("metrics_last") or {}).get(key)))
+            for key in val_keys:
+                row.append(_num((summary.get("val") or {}).get(key)))
+            for spec in specs:
+                r = by_spec.get(spec)
+                if r is None:
+                    row.append("")
+                else:
+                    label, style = _OUTCOME_STYLE.get(r.outcome, (r.outcome, ""))
+                    row.append(Text(label, style=style))
+            table.add_row(*row)
+        tables.append(table)
+    return tables
+
+
+def _loss_span(summary: dict[str, Any]) -> str:
+    first, last = summary.get("loss_first"), summary.get("loss_last")
+    if first is None and last is None:
+        return "—"
+    text = f"{_num(first)} → {_num(last)}"
+    if summary.get("nonfinite"):
+        text += f" (NaN at {summary['nonfinite']['step']})"
+    return text
+
+
+def _num(value: Any) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+def _curve(points: list[float | None] | None) -> list[float]:
+    return [float("nan") if p is None else p for p in (points or [])]
+
+
+def plain_table(results: list[SpecResult]) -> Table:
+    table = Table(title="Specs on recipes", box=box.SIMPLE_HEAVY, title_justify="left")
+    table.add_column("spec", style="bold")
+    table.add_column("run")
+    table.add_column("outcome", justify="center")
+    table.add_column("loss")
+    for r in results:
+        label, style = _OUTCOME_STYLE.get(r.outcome, (r.outcome, ""))
+        table.add_row(short_spec(r.spec), r.label or r.group or "—", Text(label, style=style),
+                      Text(sparkline(_curve(r.loss_curve), 20), style="cyan"))
+    return table
+
+
+def failure_panel(result: SpecResult, title: str, border: str) -> Panel:
+    """A failure explained: message, numbers, curve, likely cause and fix, how to reproduce."""
+    parts: list[Any] = []
+    if result.message:
+        parts.append(Text(result.message.strip()))
+    details = result.details or {}
+    curve = details.get("curve") or result.loss_curve
+    curve_name = details.get("curve_name") or ("loss" if result.loss_curve else None)
+    if curve:
+        line = Text(f"{curve_name or 'curve'}: ", style="bold")
+        line.append(sparkline(_curve(curve), 60), style="cyan")
+        parts.append(line)
+    summary = result.summary or {}
+    if summary:
+        facts = [f"loss {_loss_span(summary)}"]
+        for key, value in (summary.get("metrics_last") or {}).items():
+            facts.append(f"{key} {_num(value)}")
+        for key, value in (summary.get("val") or {}).items():
+            facts.append(f"{key} {_num(value)}")
+        parts.append(Text(" · ".join(facts), style="dim"))
+    if result.cause or result.fix:
+        cause = Text("likely cause: ", style="bold")
+        cause.append(result.cause or "—")
+        parts.append(cause)
+        if result.fix:
+            fix = Text("fix: ", style="bold")
+            fix.append(result.fix)
+            parts.append(fix)
+    for finding in result.findings[:3]:
+        text = Text(f"diagnosis: {finding.get('symptom')}", style="bold")
+        where = finding.get("where")
+        if where:
+            text.append(f" ({where})")
+        if finding.get("explanation"):
+            text.append(f": {finding['explanation']}", style="")
+        if finding.get("fixes"):
+            text.append(f" Fix: {finding['fixes'][0]}", style="italic")
+        parts.append(text)
+    repro = f"seed {result.seed}" if result.seed is not None else "no run"
+    parts.append(Text(f"reproduce: pytest \"{result.nodeid}\"  ({repro})", style="dim"))
+    return Panel(Group(*parts), title=title, title_align="left", border_style=border)
+
+
+def panels(book: ResultBook, mode: str) -> list[Panel]:
+    out = []
+    for v in book.pair_verdicts():
+        spec = short_spec(v.spec)
+        if v.verdict is Verdict.CAUGHT:
+            if mode == "full" and v.broken is not None:
+                out.append(failure_panel(v.broken, f"caught · {v.pair} (broken) · {spec}", "green"))
+            continue
+        if v.verdict is Verdict.MISSED and v.broken is not None:
+            missed = v.broken
+            missed_msg = (
+                "the spec passed on the broken model, so it does not catch this bug; tighten "
+                "the threshold or assert on the symptom the bug causes"
+            )
+            panel_result = SpecResult(**{**missed.to_json(), "message": missed_msg})
+            out.append(failure_panel(panel_result, f"MISSED · {v.pair} (broken) · {spec}", "red"))
+        if v.verdict is Verdict.FALSE_ALARM and v.fixed is not None:
+            out.append(failure_panel(v.fixed, f"FALSE ALARM · {v.pair} (fixed) · {spec}", "yellow"))
+        if v.verdict is Verdict.ERROR:
+            for side in (v.broken, v.fixed):
+                if side is not None and side.outcome == Outcome.ERROR.value:
+                    out.append(failure_panel(side, f"ERROR · {v.pair} ({side.variant}) · {spec}",
+                                             "magenta"))
+    for r in book.results:
+        if r.kind in ("plain", "recipe", "sweep") and r.outcome in (
+            Outcome.FAILED.value, Outcome.ERROR.value
+        ):
+            where = f"{r.group} ({r.variant})" if r.kind == "sweep" else (r.label or "")
+            style = "red" if r.outcome == Outcome.FAILED.value else "magenta"
+            out.append(failure_panel(r, f"{r.outcome.upper()} · {short_spec(r.spec)} · {where}", style))
+    return out
+
+
+def summary_line(book: ResultBook) -> Text:
+    verdicts = book.pair_verdicts()
+    counts = {v: sum(1 for x in verdicts if x.verdict is v) for v in Verdict}
+    text = Text()
+    if verdicts:
+        text.append(f"{len(verdicts)} spec×pair verdict{'s' if len(verdicts) != 1 else ''}: ")
+        parts = []
+        for verdict in Verdict:
+            if counts[verdict]:
+                label, style = _VERDICT_STYLE[verdict]
+                parts.append((f"{counts[verdict]} {label.split(' ', 1)[1]}", style))
+        for i, (label, style) in enumerate(parts):
+            text.append(label, style=style)
+            if i < len(parts) - 1:
+                text.append(", ")
+    others = [r for r in book.results if r.kind != "pair"]
+    if others:
+        failed = sum(r.outcome in (Outcome.FAILED.value, Outcome.ERROR.value) for r in others)
+        text.append(f"{'; ' if verdicts else ''}{len(others)} other spec run(s), {failed} failing")
+    if book.collection_errors:
+        text.append(f"; {len(book.collection_errors)} collection error(s)", style="bold magenta")
+    if counts[Verdict.MISSED] or counts[Verdict.FALSE_ALARM]:
+        text.append(". Fix the specs or models above, then re-run pytest.")
+    return text
+
+
+def render(book: ResultBook, mode: str = "full", width: int = 100, color: bool = False) -> str:
+    """Render the report to a string (ANSI-coloured when ``color``)."""
+    if mode == "off" or (not book.results and not book.collection_errors):
+        return ""
+    buffer = io.StringIO()
+    console = Console(file=buffer, width=width, force_terminal=color, color_system="standard"
+                      if color else None, no_color=not color, highlight=False)
+    console.rule("[bold]trainspec report")
+    verdicts = book.pair_verdicts()
+    if verdicts:
+        console.print(pair_matrix(verdicts))
+    for table in sweep_tables(book.by_kind("sweep")):
+        console.print(table)
+    plain = book.by_kind("plain") + book.by_kind("recipe")
+    if plain:
+        console.print(plain_table(plain))
+    for error in book.collection_errors:
+        console.print(Panel(Text(error["message"]), title=f"COLLECTION ERROR · {error['nodeid']}",
+                            title_align="left", border_style="magenta"))
+    for panel in panels(book, mode):
+        console.print(panel)
+    console.print(summary_line(book))
+    return buffer.getvalue()
