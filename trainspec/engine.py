@@ -12,6 +12,7 @@ import os
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's C++ chatter out of pytest
 
 import inspect  # noqa: E402
+import re  # noqa: E402
 import time  # noqa: E402
 import traceback  # noqa: E402
 from collections.abc import Callable  # noqa: E402
@@ -125,8 +126,13 @@ def _user_frame(exc: BaseException) -> str:
     return ""
 
 
+_TF_NOISE = re.compile(r"\{\{function_node [^}]*\}\}\s*|\s*\[Op:\w+\]( name:\s*\S*)?")
+
+
 def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip() or type(exc).__name__
+    """The readable part of an exception message: TensorFlow's node names and Keras' echo of
+    the call arguments removed."""
+    text = _TF_NOISE.sub(" ", str(exc)).strip() or type(exc).__name__
     lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
     keep = []
     for ln in lines:
@@ -320,6 +326,16 @@ def _precheck(p: _Prepared) -> None:
             field="model",
             recipe=recipe.label,
         )
+    if p.loss_name and "sparse" in p.loss_name.lower() and y.dtype == np.int32:
+        n_out = int(y_pred.shape[-1])
+        lo, hi = int(y.min()), int(y.max())
+        if lo < 0 or hi >= n_out:
+            raise DataError(
+                f"labels range over [{lo}, {hi}] but the model has {n_out} outputs: sparse "
+                f"labels must lie in [0, {n_out - 1}]",
+                field="data",
+                recipe=recipe.label,
+            )
     if p.loss_fn is not None:
         try:
             value = p.loss_fn(tf.constant(y[:2]), y_pred)
@@ -332,16 +348,6 @@ def _precheck(p: _Prepared) -> None:
                 field="data",
                 recipe=recipe.label,
             ) from None
-    if p.loss_name and "sparse" in p.loss_name.lower() and y.dtype == np.int32:
-        n_out = int(y_pred.shape[-1])
-        lo, hi = int(y.min()), int(y.max())
-        if lo < 0 or hi >= n_out:
-            raise DataError(
-                f"labels range over [{lo}, {hi}] but the model has {n_out} outputs: sparse "
-                f"labels must lie in [0, {n_out - 1}]",
-                field="data",
-                recipe=recipe.label,
-            )
 
 
 def _probe_model(model: Any, acts: list[probes.ActivationProbe]) -> tuple[Any, list]:
@@ -650,7 +656,7 @@ def _run_graph(p: _Prepared, fn: Callable[..., Any], *args: Any) -> Any:
         raise
     except tf.errors.OpError as exc:
         raise DataError(
-            f"TensorFlow could not run a training step: {exc.message.splitlines()[0]}",
+            f"TensorFlow could not run a training step: {_first_line(exc)}",
             recipe=p.label,
         ) from None
     except (ValueError, TypeError) as exc:

@@ -142,6 +142,10 @@ def run(request: pytest.FixtureRequest) -> Any:
 class SessionHooks:
     """Per-session state: the runs each spec trains and every spec's result."""
 
+    #: Sessions with an item running, innermost last (pytester nests sessions in one process):
+    #: a run belongs to the innermost one only.
+    _active: list[SessionHooks] = []
+
     def __init__(self, config: pytest.Config):
         self.config = config
         self.book = ResultBook()
@@ -150,28 +154,30 @@ class SessionHooks:
         events.LISTENERS.append(self._on_run)
 
     def _on_run(self, recipe: Any, run: Any) -> None:
-        if self._current is not None:
+        if self._current is not None and SessionHooks._active[-1:] == [self]:
             self._current.append(run)
 
     @staticmethod
     def _is_spec(item: pytest.Item) -> bool:
-        return (
-            TARGET_KEY in item.stash
-            or bool(item.stash.get(RUNS_KEY, None))
-            or "run" in getattr(item, "fixturenames", ())
-        )
+        """A spec is a test that receives a ``run``; other tests may train but are not
+        reported."""
+        return TARGET_KEY in item.stash or "run" in getattr(item, "fixturenames", ())
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_protocol(self, item: pytest.Item) -> Generator[None, Any, Any]:
         item.stash[RUNS_KEY] = self._current = []
+        SessionHooks._active.append(self)
         try:
             return (yield)
         finally:
+            SessionHooks._active.remove(self)
             self._current = None
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_call(self, item: pytest.Item) -> Generator[None, Any, Any]:
         result = yield
+        if not self._is_spec(item):
+            return result
         marker = item.get_closest_marker("trainspec")
         if marker is not None and marker.kwargs.get("allow_nonfinite"):
             return result

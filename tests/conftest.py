@@ -1,0 +1,45 @@
+"""Shared fixtures: tiny seeded recipes that train in well under a second after tracing."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import trainspec
+from trainspec import datasets
+
+pytest_plugins = ["pytester"]
+
+
+def small_mlp(activation: str = "relu", width: int = 16, depth: int = 2):
+    """A builder for a small classifier on 2-feature blobs."""
+
+    def build():
+        import keras
+
+        layers = [keras.Input((2,))]
+        layers += [keras.layers.Dense(width, activation=activation) for _ in range(depth)]
+        layers += [keras.layers.Dense(3, activation="softmax")]
+        return keras.Sequential(layers)
+
+    build.__qualname__ = f"small_mlp_{activation}_{width}_{depth}"
+    return build
+
+
+@pytest.fixture(scope="session")
+def blobs() -> tuple[np.ndarray, np.ndarray]:
+    return datasets.blobs(n=512, classes=3, seed=0)
+
+
+@pytest.fixture(scope="session")
+def healthy(blobs) -> trainspec.Recipe:
+    return trainspec.Recipe(
+        model=small_mlp(), data=blobs, loss="sparse_categorical_crossentropy", optimizer="sgd",
+        learning_rate=0.1, steps=120, batch_size=32, metrics=["accuracy"], seed=0,
+        name="healthy",
+    )
+
+
+@pytest.fixture(scope="session")
+def healthy_run(healthy) -> trainspec.Run:
+    return trainspec.train(healthy)
