@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import keras  # noqa: F401  (see below)
 import numpy as np
 import pytest
 
 import trainspec
 from trainspec import datasets
 
+# pytester's in-process runs unload every module first imported inside them; TensorFlow aborts
+# when imported a second time, so it is imported once here, in the outer session.
 pytest_plugins = ["pytester"]
 
 

@@ -299,7 +299,8 @@ class Recipe(BaseModel):
         model = self.model
         if _is_keras_model(model):
             return str(model.name)
-        return getattr(model, "__qualname__", None) or type(model).__name__
+        name = getattr(model, "__qualname__", None) or type(model).__name__
+        return name.replace("<locals>.", "")
 
     def replace(self, **changes: Any) -> Recipe:
         """A validated copy with some fields changed (used by sweeps and mutants).
