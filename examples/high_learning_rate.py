@@ -6,22 +6,24 @@ rate, wider layers and only three of them.
 
 from __future__ import annotations
 
-import keras
-
 import trainspec
 from trainspec import datasets
 
 DATA = datasets.blobs(n=2048, classes=4, features=20, spread=1.0, seed=1)
 
 
-def deep_narrow() -> keras.Model:
+def deep_narrow():
+    import keras  # imported here so collecting specs does not import TensorFlow
+
     layers = [keras.Input((20,))]
     layers += [keras.layers.Dense(100, activation="relu") for _ in range(10)]
     layers += [keras.layers.Dense(4, activation="softmax")]
     return keras.Sequential(layers)
 
 
-def wide_shallow() -> keras.Model:
+def wide_shallow():
+    import keras  # imported here so collecting specs does not import TensorFlow
+
     return keras.Sequential(
         [keras.Input((20,))]
         + [keras.layers.Dense(256, activation="relu") for _ in range(3)]

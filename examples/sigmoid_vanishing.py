@@ -6,8 +6,6 @@ the first ones and they barely learn.  Fix: ReLU (with He initialisation).
 
 from __future__ import annotations
 
-import keras
-
 import trainspec
 from trainspec import datasets
 
@@ -15,7 +13,9 @@ DATA = datasets.blobs(n=2048, classes=4, features=20, spread=1.0, seed=2)
 
 
 def deep(activation: str, initializer: str):
-    def build() -> keras.Model:
+    def build():
+        import keras  # imported here so collecting specs does not import TensorFlow
+
         return keras.Sequential(
             [keras.Input((20,))]
             + [keras.layers.Dense(64, activation=activation, kernel_initializer=initializer)

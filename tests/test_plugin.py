@@ -255,3 +255,16 @@ def test_the_plugin_does_not_import_tensorflow():
 def test_help_lists_the_options(pytester):
     result = pytester.runpytest("--help")
     result.stdout.fnmatch_lines(["*trainspec*", "*--trainspec-json=PATH*", "*--trainspec-report*"])
+
+
+def test_collecting_the_curriculum_does_not_import_tensorflow():
+    # TensorFlow costs seconds to import: it must wait until the first run starts.
+    code = ("import sys, pytest; "
+            "code = pytest.main(['--collect-only', '-q', '-p', 'no:cacheprovider', 'specs/']); "
+            "assert code == 0, code; "
+            "assert 'tensorflow' not in sys.modules, 'collection imported tensorflow'")
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=180, cwd=root,
+                   capture_output=True)
