@@ -18,8 +18,6 @@ def small_mlp(activation: str = "relu", width: int = 16, depth: int = 2):
     """A builder for a small classifier on 2-feature blobs."""
 
     def build():
-        import keras
-
         layers = [keras.Input((2,))]
         layers += [keras.layers.Dense(width, activation=activation) for _ in range(depth)]
         layers += [keras.layers.Dense(3, activation="softmax")]

@@ -12,7 +12,7 @@ import pytest
 
 import trainspec
 from tests.conftest import small_mlp
-from trainspec import ActivationKind, datasets
+from trainspec import ActivationKind
 
 
 def test_a_healthy_run_records_every_probe(healthy_run):
@@ -99,7 +99,7 @@ def test_the_model_passed_in_is_never_changed(blobs):
     recipe = trainspec.Recipe(model=model, data=blobs, loss="sparse_categorical_crossentropy",
                               optimizer="sgd", learning_rate=0.1, steps=30)
     first = trainspec.train(recipe)
-    for a, b in zip(before, model.get_weights()):
+    for a, b in zip(before, model.get_weights(), strict=False):
         np.testing.assert_array_equal(a, b)
     trainspec.engine.clear_memo()
     again = trainspec.train(recipe)
@@ -132,7 +132,7 @@ def test_custom_gradient_tape_step_is_probed(blobs):
             loss = tf.reduce_mean(
                 tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y, logits=logits))
         grads = tape.gradient(loss, model.trainable_variables)
-        optimizer.apply_gradients(zip(grads, model.trainable_variables))
+        optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=False))
         return loss
 
     recipe = trainspec.Recipe(model=logits_mlp, data=blobs, train_step=train_step,

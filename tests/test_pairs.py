@@ -7,8 +7,8 @@ import pydantic
 import pytest
 
 import trainspec
-from trainspec.pairs import targets_of
 from tests.conftest import small_mlp
+from trainspec.pairs import targets_of
 
 RECIPE = trainspec.Recipe(model=small_mlp(), data=(np.zeros((8, 2)), np.zeros(8)), loss="mse",
                           optimizer="sgd", batch_size=4, name="base")

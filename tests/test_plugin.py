@@ -116,15 +116,15 @@ def test_a_spec_that_raises_is_an_error_verdict(pytester):
 
 def test_plain_specs_with_a_recipe_fixture(pytester):
     write(pytester, """
-        @pytest.fixture
-        def recipe():
-            return recipe_()
+        make = recipe
 
-        recipe_ = recipe
+        @pytest.fixture(name="recipe")
+        def recipe_fixture():
+            return make()
 
         def test_above_chance(run):
             trainspec.expect(run).accuracy_above_chance(margin=0.3)
-    """.replace("def recipe():\n            return recipe_()\n\n        recipe_ = recipe", "def recipe():\n            return make()\n").replace("@pytest.fixture", "make = recipe\n\n        @pytest.fixture"))
+    """)
     result, doc = run_json(pytester)
     assert result.ret == 0, result.stdout.str()
     assert doc["results"][0]["kind"] == "recipe" and doc["results"][0]["outcome"] == "passed"
@@ -178,7 +178,7 @@ def test_bad_recipes_are_readable_errors_naming_the_spec(pytester, recipe_code, 
     result, doc = run_json(pytester)
     assert result.ret == 1
     out = result.stdout.str()
-    assert "test_loss_halves[bad-broken]" in out and f"trainspec: recipe" in out and words in out
+    assert "test_loss_halves[bad-broken]" in out and "trainspec: recipe" in out and words in out
     assert "site-packages/tensorflow" not in result.stdout.str()
     assert "site-packages/keras" not in result.stdout.str()
     assert doc["verdicts"][0]["verdict"] == "error"

@@ -18,7 +18,7 @@ TensorFlow is imported only when a run starts.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from trainspec.constants import ActivationKind, Outcome, Variant, Verdict
 from trainspec.exceptions import BuildError, DataError, RecipeError, SpecFailure, TrainspecError
@@ -27,9 +27,6 @@ from trainspec.pairs import Pair, Sweep, applies_to
 from trainspec.recipe import Recipe
 from trainspec.run import ActivationTrace, LayerTrace, NonFinite, Run
 from trainspec.series import Series
-
-if TYPE_CHECKING:  # pragma: no cover
-    from trainspec.diagnose import Diagnosis
 
 __version__ = "0.1.0"
 

@@ -24,13 +24,13 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from trainspec import probes  # noqa: E402
-from trainspec.events import LISTENERS, PROGRESS, STORES  # noqa: E402
 from trainspec.constants import (  # noqa: E402
     DEFAULT_CHUNK_STEPS,
     HISTOGRAM_BINS,
     HISTOGRAM_SNAPSHOTS,
     ActivationKind,
 )
+from trainspec.events import LISTENERS, PROGRESS, STORES  # noqa: E402
 from trainspec.exceptions import BuildError, DataError, RecipeError  # noqa: E402
 from trainspec.fingerprint import ENGINE_VERSION, Hasher, identity  # noqa: E402
 from trainspec.recipe import Recipe  # noqa: E402
@@ -459,7 +459,7 @@ class _ObservedOptimizer:
     def apply(self, grads: Any, trainable_variables: Any = None) -> Any:
         grads = list(grads)
         if trainable_variables is not None:
-            for g, v in zip(grads, trainable_variables):
+            for g, v in zip(grads, trainable_variables, strict=False):
                 if g is not None:
                     self.applied[id(v)] = g
         return self._optimizer.apply(grads, trainable_variables)
@@ -509,7 +509,7 @@ def _build_loop(p: _Prepared) -> Callable[..., dict[str, Any]]:
                 loss = _mean_loss(p, yb, y_pred) + _regularization(model)
             grads = tape.gradient(loss, variables)
             optimizer.apply_gradients(
-                [(g, v) for g, v in zip(grads, variables) if g is not None]
+                [(g, v) for g, v in zip(grads, variables, strict=False) if g is not None]
             )
         else:
             acts, y_pred = forward(xb, False)
@@ -523,7 +523,7 @@ def _build_loop(p: _Prepared) -> Callable[..., dict[str, Any]]:
                     recipe=p.label,
                 )
             grads = [observed.applied.get(id(v)) for v in variables]
-        grads = [tf.zeros_like(v) if g is None else g for g, v in zip(grads, variables)]
+        grads = [tf.zeros_like(v) if g is None else g for g, v in zip(grads, variables, strict=False)]
         return loss, y_pred, acts, grads
 
     def layer_vars(tensors: list, lp: probes.LayerProbe) -> list:
@@ -540,11 +540,13 @@ def _build_loop(p: _Prepared) -> Callable[..., dict[str, Any]]:
         gvec = tf.stack([probes.group_norm(layer_vars(grads, lp)) for lp in p.layers])
         wvec = tf.stack([probes.group_norm(layer_vars(after, lp)) for lp in p.layers])
         moved = tf.stack([
-            probes.group_norm([a - b for a, b in zip(layer_vars(after, lp), layer_vars(before, lp))])
+            probes.group_norm(
+                [a - b for a, b in zip(layer_vars(after, lp), layer_vars(before, lp), strict=True)]
+            )
             for lp in p.layers
         ])
         base = tf.stack([probes.group_norm(layer_vars(before, lp)) for lp in p.layers])
-        act_stats = [probes.activation_stats(a, ap.kind) for a, ap in zip(acts, p.acts)]
+        act_stats = [probes.activation_stats(a, ap.kind) for a, ap in zip(acts, p.acts, strict=False)]
         metric_vec = tf.stack(metrics) if metrics else tf.zeros([0])
         act_mat = tf.stack(act_stats) if act_stats else tf.zeros([0, 4])
         checked = tf.concat([tf.reshape(loss, [1]), gvec, wvec, tf.reshape(act_mat, [-1])], 0)
@@ -597,7 +599,7 @@ def _build_loop(p: _Prepared) -> Callable[..., dict[str, Any]]:
             (tf.constant(0), tf.constant(True), tf.constant(0), tas),
         )
         keys = ("loss", "metrics", "grad", "weight", "ratio", "act", "whist", "ghist")
-        return {key: t.stack() for key, t in zip(keys, tas)}
+        return {key: t.stack() for key, t in zip(keys, tas, strict=False)}
 
     return loop
 
@@ -749,11 +751,11 @@ def _nonfinite(p: _Prepared, part: dict[str, np.ndarray], step: int) -> NonFinit
         return NonFinite(step, "loss", loss)
     for kind, key in (("gradient", "grad"), ("weights", "weight")):
         row = part[key][-1]
-        for lp, value in zip(p.layers, row):
+        for lp, value in zip(p.layers, row, strict=False):
             if not np.isfinite(value):
                 return NonFinite(step, f"{kind} of layer {lp.name!r}", float(value))
     row = part["act"][-1]
-    for ap, stats in zip(p.acts, row):
+    for ap, stats in zip(p.acts, row, strict=False):
         if not np.all(np.isfinite(stats)):
             bad = float(stats[~np.isfinite(stats)][0])
             return NonFinite(step, f"activations of layer {ap.name!r}", bad)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Union
+from typing import Any
 
 import pytest
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -19,7 +19,7 @@ from trainspec.constants import Variant
 from trainspec.exceptions import BuildError
 from trainspec.recipe import Recipe
 
-RecipeSource = Union[Recipe, Callable[[], Recipe]]
+RecipeSource = Recipe | Callable[[], Recipe]
 
 MARKER = "trainspec_targets"
 _NAME = re.compile(r"^[A-Za-z0-9_.=+-]+$")

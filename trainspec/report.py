@@ -43,7 +43,7 @@ def short_spec(spec: str) -> str:
 def _spec_names(specs: list[str]) -> dict[str, str]:
     names: dict[str, str] = {}
     shorts = [short_spec(s) for s in specs]
-    for spec, short in zip(specs, shorts):
+    for spec, short in zip(specs, shorts, strict=False):
         if shorts.count(short) > 1:
             module = spec.split("::", 1)[0].rsplit("/", 1)[-1].removesuffix(".py")
             short = f"{module}::{short}"

@@ -225,7 +225,7 @@ class Run:
             "loss": np.asarray(self.loss),
             "steps": np.asarray(self.loss.steps),
         }
-        for i, (name, s) in enumerate(self.metrics.items()):
+        for i, (_name, s) in enumerate(self.metrics.items()):
             arrays[f"metric{i}"] = np.asarray(s)
         for i, t in enumerate(self.layers.list()):
             for key in ("grad_norm", "weight_norm", "update_ratio"):
@@ -233,7 +233,7 @@ class Run:
         for i, a in enumerate(self.activations.list()):
             for key in ("dead", "saturated", "mean", "std"):
                 arrays[f"act{i}_{key}"] = np.asarray(getattr(a, key))
-        for i, (name, s) in enumerate(self.val_history.items()):
+        for i, (_name, s) in enumerate(self.val_history.items()):
             arrays[f"val{i}"] = np.asarray(s)
             arrays[f"val{i}_steps"] = np.asarray(s.steps)
         if self.histograms is not None:
