@@ -66,6 +66,19 @@ class Outcome(str, Enum):
         return self.value
 
 
+class MutantStatus(str, Enum):
+    """What a spec did to a mutant of a fixed recipe (``--trainspec-mutate``)."""
+
+    KILLED = "killed"  # the spec failed (or crashed) on the mutant
+    SURVIVED = "survived"  # the spec passed on the mutant
+    EQUIVALENT = "equivalent"  # the mutant recorded the original's loss exactly: not counted
+    NOT_APPLICABLE = "not_applicable"  # the operator has nothing to change in this recipe
+    ERROR = "error"  # the mutant could not be trained
+
+    def __str__(self) -> str:
+        return self.value
+
+
 class ActivationKind(str, Enum):
     """Families of activation functions, grouped by the failure they are prone to."""
 

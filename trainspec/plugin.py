@@ -42,6 +42,19 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "(only misses, false alarms, errors and failures) or off (ini: trainspec_report).",
     )
     parser.addini("trainspec_report", "full, problems or off", default="full")
+    group.addoption(
+        "--trainspec-mutate",
+        dest="trainspec_mutate",
+        action="store_true",
+        default=None,
+        help="also run every spec applied to a pair on the mutants of the pair's fixed recipe "
+        "and report which mutants each spec kills; never changes the exit status "
+        "(ini: trainspec_mutate).",
+    )
+    parser.addini("trainspec_mutate", "run specs on mutants of fixed recipes", type="bool",
+                  default=False)
+    parser.addini("trainspec_doctor", "doctor thresholds, one 'name = value' per line",
+                  type="linelist", default=[])
 
 
 def option(config: pytest.Config, name: str) -> Any:
@@ -64,6 +77,14 @@ def pytest_configure(config: pytest.Config) -> None:
     mode = option(config, "trainspec_report")
     if mode not in _REPORT_MODES:
         raise pytest.UsageError(f"trainspec_report must be one of {', '.join(_REPORT_MODES)}")
+    doctor = config.getini("trainspec_doctor")
+    if doctor:
+        from trainspec.diagnose import configure, parse_lines
+
+        try:
+            configure(**parse_lines(doctor))
+        except ValueError as exc:
+            raise pytest.UsageError(f"trainspec_doctor: {exc}") from None
     config.pluginmanager.register(SessionHooks(config), "trainspec-session")
 
 
@@ -85,15 +106,24 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
             "`run` argument"
         )
     xdist = metafunc.config.pluginmanager.hasplugin("xdist")
+    targets = targets_of(marker.args)
+    if option(metafunc.config, "trainspec_mutate"):
+        from trainspec.mutate import mutant_targets
+
+        targets += mutant_targets(marker.args)
     params = [
         pytest.param(target, id=target.id, marks=_marks(target, xdist))
-        for target in targets_of(marker.args)
+        for target in targets
     ]
     metafunc.parametrize("run", params, indirect=True)
 
 
 def _marks(target: Target, xdist: bool) -> list[Any]:
     marks: list[Any] = []
+    if target.kind == "mutant":
+        from trainspec.mutate import marks as mutant_marks
+
+        return mutant_marks(target, xdist)
     if target.kind == "pair" and target.variant == "broken":
         # The spec must fail on the broken model: a pass is a miss (strict XPASS fails the
         # session), an error other than an assertion stays an error.

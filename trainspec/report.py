@@ -255,7 +255,7 @@ def summary_line(book: ResultBook) -> Text:
             text.append(label, style=style)
             if i < len(parts) - 1:
                 text.append(", ")
-    others = [r for r in book.results if r.kind != "pair"]
+    others = [r for r in book.results if r.kind not in ("pair", "mutant")]
     if others:
         failed = sum(r.outcome in (Outcome.FAILED.value, Outcome.ERROR.value) for r in others)
         text.append(f"{'; ' if verdicts else ''}{len(others)} other spec run(s), {failed} failing")
@@ -282,6 +282,11 @@ def render(book: ResultBook, mode: str = "full", width: int = 100, color: bool =
     plain = book.by_kind("plain") + book.by_kind("recipe")
     if plain:
         console.print(plain_table(plain))
+    if book.by_kind("mutant"):
+        from trainspec.mutate import tables as mutation_tables
+
+        for renderable in mutation_tables(book.by_kind("mutant")):
+            console.print(renderable)
     for error in book.collection_errors:
         console.print(Panel(Text(error["message"]), title=f"COLLECTION ERROR · {error['nodeid']}",
                             title_align="left", border_style="magenta"))

@@ -45,6 +45,7 @@ class SpecResult:
     cause: str | None = None
     fix: str | None = None
     findings: list[dict[str, Any]] = field(default_factory=list)
+    mutant: dict[str, Any] | None = None  # kind "mutant": operator, family, status, equivalent
     runs: list[dict[str, Any]] = field(default_factory=list)
     duration: float | None = None
 
@@ -150,6 +151,7 @@ class ResultBook:
                 "from_cache": r.from_cache,
                 "fingerprint": r.fingerprint,
                 "findings": r.findings,
+                "mutant": r.mutant,
                 "runs": r.runs,
                 "duration": r.duration,
             }
