@@ -18,9 +18,11 @@ TensorFlow is imported only when a run starts.
 
 from __future__ import annotations
 
-from typing import Any
-
+from trainspec import datasets, mutants
 from trainspec.constants import ActivationKind, Outcome, Variant, Verdict
+
+# Imported after the submodule so the name ``trainspec.diagnose`` is the function, not the module.
+from trainspec.diagnose import Diagnosis, Finding, Symptom, diagnose  # noqa: E402
 from trainspec.exceptions import BuildError, DataError, RecipeError, SpecFailure, TrainspecError
 from trainspec.expect import expect
 from trainspec.pairs import Pair, Sweep, applies_to
@@ -54,23 +56,13 @@ def train(recipe: Recipe) -> Run:
     return _train(recipe)
 
 
-def __getattr__(name: str) -> Any:
-    # Modules that import TensorFlow, or are only needed by some users, load on first use.
-    if name in ("diagnose", "Diagnosis", "Finding", "Symptom"):
-        from trainspec import diagnose as _diagnose
-
-        return getattr(_diagnose, name if name != "diagnose" else "diagnose")
-    if name in ("mutants", "datasets"):
-        import importlib
-
-        return importlib.import_module(f"trainspec.{name}")
-    raise AttributeError(f"module 'trainspec' has no attribute {name!r}")
-
-
 __all__ = [
     "ActivationKind",
     "ActivationTrace",
     "BuildError",
+    "Diagnosis",
+    "Finding",
+    "Symptom",
     "DataError",
     "LayerTrace",
     "NonFinite",
@@ -86,6 +78,9 @@ __all__ = [
     "Variant",
     "Verdict",
     "applies_to",
+    "datasets",
+    "diagnose",
+    "mutants",
     "expect",
     "train",
 ]
