@@ -99,12 +99,12 @@ def build_result(item: pytest.Item, excinfo: pytest.ExceptionInfo[BaseException]
         result.label = primary.label
         result.loss_curve = curve_points(primary.loss)
         result.runs = [_run_entry(r) for r in runs]
-    if target is not None and target.kind == "mutant":
-        from trainspec.mutate import info
-
-        result.mutant = info(target, runs, outcome)
         if outcome in (Outcome.FAILED, Outcome.ERROR) or (
             target is not None and target.variant == "broken"
         ):
             result.findings = _findings(primary)
+    if target is not None and target.kind == "mutant":
+        from trainspec.mutate import info
+
+        result.mutant = info(target, runs, outcome)
     return result
