@@ -22,7 +22,9 @@ from trainspec import datasets, mutants
 from trainspec.constants import ActivationKind, Outcome, Variant, Verdict
 
 # Imported after the submodule so the name ``trainspec.diagnose`` is the function, not the module.
-from trainspec.diagnose import Diagnosis, Finding, Symptom, diagnose  # noqa: E402
+from trainspec.diagnose import (  # noqa: E402
+    Diagnosis, Finding, Symptom, Thresholds, diagnose, doctor_spec,
+)
 from trainspec.exceptions import BuildError, DataError, RecipeError, SpecFailure, TrainspecError
 from trainspec.expect import expect
 from trainspec.pairs import Pair, Sweep, applies_to
@@ -80,6 +82,8 @@ __all__ = [
     "applies_to",
     "datasets",
     "diagnose",
+    "doctor_spec",
+    "Thresholds",
     "mutants",
     "expect",
     "train",

@@ -907,3 +907,27 @@ def check_recipe(recipe: Any, *, thresholds: Thresholds | None = None,
 
 __all__ = ["Diagnosis", "Finding", "Symptom", "Thresholds", "check_recipe", "configure",
            "diagnose", "project_thresholds"]
+
+
+# -- the ready-made spec -----------------------------------------------------------------------
+
+
+def doctor_spec(*targets: Any, **overrides: Any) -> Any:
+    """A spec applying every doctor check to recipes or pairs: it fails with the diagnosis when
+    there is any finding (so it must catch a pair's broken side and pass its fixed side).
+
+    Example:
+        >>> test_doctor = trainspec.doctor_spec(pairs.high_learning_rate)   # doctest: +SKIP
+    """
+    from trainspec.pairs import applies_to
+
+    def test_doctor(run: Any, request: Any) -> None:
+        from trainspec.observe import TARGET_KEY
+
+        target = request.node.stash.get(TARGET_KEY, None)
+        recipe = target.recipe() if target is not None else None
+        diagnosis = diagnose(run, recipe, **overrides)
+        if diagnosis.findings:
+            raise AssertionError(f"the doctor found problems in run {run.label!r}:\n{diagnosis}")
+
+    return applies_to(*targets)(test_doctor)
