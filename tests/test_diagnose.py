@@ -1,0 +1,177 @@
+"""The doctor: each detector on a planted case and on a healthy run."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+
+import numpy as np
+import pytest
+
+import trainspec
+from trainspec import mutants
+from trainspec.diagnose import Symptom, Thresholds, check_recipe, diagnose, project_thresholds
+from trainspec.series import Series
+
+from tests.conftest import small_mlp
+
+
+def symptoms(diagnosis) -> set[str]:
+    return {str(s) for s in diagnosis.symptoms}
+
+
+@pytest.fixture(scope="module")
+def recipe(healthy):
+    return healthy.replace(steps=80)
+
+
+@pytest.fixture(scope="module")
+def run(recipe):
+    return trainspec.train(recipe)
+
+
+def with_loss(run, values, acc=None):
+    values = np.asarray(values, dtype=np.float32)
+    steps = np.arange(len(values))
+    metrics = {} if acc is None else {"accuracy": Series("accuracy", np.full(len(values), acc), steps)}
+    layers = [dataclasses.replace(lt, **{k: Series(k, np.full(len(values), 0.5 if k == "grad_norm"
+                                                               else 1e-3), steps)
+                                         for k in ("grad_norm", "weight_norm", "update_ratio")})
+              for lt in run.layers.list()]
+    return dataclasses.replace(run, loss=Series("loss", values, steps), metrics=metrics,
+                               layers=trainspec.run.TraceMap(layers),
+                               activations=trainspec.run.TraceMap([]))
+
+
+def test_healthy_run_and_recipe_have_no_findings(run, recipe):
+    diagnosis = diagnose(run, recipe)
+    assert diagnosis.findings == [], str(diagnosis)
+    assert diagnosis.healthy
+
+
+def test_symptom_str_is_its_name():
+    assert str(Symptom.DEAD_UNITS) == "dead_units"
+    assert {str(s) for s in Symptom} >= {
+        "non_finite", "diverging_loss", "loss_not_decreasing", "oscillating_loss",
+        "slow_convergence", "vanishing_gradient", "exploding_gradient", "dead_units",
+        "saturated_units", "unchanged_weights", "update_ratio_out_of_range",
+        "accuracy_at_chance", "probabilities_as_logits"}
+
+
+def test_huge_learning_rate_is_non_finite_and_exploding(recipe):
+    mutant = mutants.apply("lr_x100", recipe).recipe.replace(learning_rate=50.0)
+    diagnosis = diagnose(trainspec.train(mutant))
+    assert {"non_finite", "exploding_gradient"} <= symptoms(diagnosis)
+    finding = diagnosis.findings[0]
+    assert finding.symptom is Symptom.NON_FINITE and finding.step is not None
+    json.dumps(diagnosis.to_json(), allow_nan=False)  # NaN-free
+
+
+def test_tiny_learning_rate_is_flat_at_chance_with_tiny_updates(recipe):
+    diagnosis = diagnose(trainspec.train(mutants.apply("lr_div_1e4", recipe).recipe), recipe)
+    assert {"loss_not_decreasing", "accuracy_at_chance", "update_ratio_out_of_range"} <= symptoms(
+        diagnosis)
+    chance = next(f for f in diagnosis.findings if f.symptom is Symptom.ACCURACY_AT_CHANCE)
+    assert chance.evidence["chance"] == pytest.approx(1 / 3, abs=0.01)
+
+
+def test_negative_relu_bias_kills_units_and_freezes_weights(recipe):
+    diagnosis = diagnose(trainspec.train(mutants.apply("relu_negative_bias", recipe).recipe))
+    assert {"dead_units", "unchanged_weights"} <= symptoms(diagnosis)
+    dead = next(f for f in diagnosis.findings if f.symptom is Symptom.DEAD_UNITS)
+    assert min(dead.evidence["dead_fraction"]) >= 0.7
+
+
+def test_deep_sigmoid_stack_vanishes(recipe):
+    deep = recipe.replace(model=small_mlp("sigmoid", width=16, depth=9), steps=40)
+    diagnosis = diagnose(trainspec.train(deep))
+    assert "vanishing_gradient" in symptoms(diagnosis)
+    finding = next(f for f in diagnosis.findings if f.symptom is Symptom.VANISHING_GRADIENT)
+    assert finding.layer and finding.evidence["ratio"] <= 1e-3
+
+
+def test_sigmoid_on_unscaled_inputs_saturates(recipe):
+    sig = recipe.replace(model=small_mlp("sigmoid"), steps=30)
+    diagnosis = diagnose(trainspec.train(mutants.apply("unscaled_inputs", sig).recipe))
+    assert "saturated_units" in symptoms(diagnosis)
+    assert "saturated_units" not in symptoms(diagnose(trainspec.train(sig)))
+
+
+def test_stop_gradient_leaves_the_body_unchanged(recipe):
+    diagnosis = diagnose(trainspec.train(mutants.apply("stop_gradient_head", recipe).recipe))
+    finding = next(f for f in diagnosis.findings if f.symptom is Symptom.UNCHANGED_WEIGHTS)
+    assert len(finding.evidence["layers"]) == 2  # both hidden layers, not the head
+
+
+def test_curve_detectors_on_planted_curves(run):
+    n = 80
+    rng = np.random.default_rng(0)
+    falling = 1.1 * np.exp(-np.arange(n) / 15) + 0.05 + 0.01 * rng.random(n)
+    assert symptoms(diagnose(with_loss(run, falling, acc=0.95))) == set()
+    rising = np.linspace(1.1, 4.0, n)
+    assert "diverging_loss" in symptoms(diagnose(with_loss(run, rising)))
+    rebound = np.concatenate([np.linspace(1.1, 0.2, n // 2), np.linspace(0.2, 0.9, n // 2)])
+    assert "diverging_loss" in symptoms(diagnose(with_loss(run, rebound)))
+    bouncing = 1.0 + 0.5 * np.sign(np.sin(np.arange(n)))
+    assert "oscillating_loss" in symptoms(diagnose(with_loss(run, bouncing, acc=0.6)))
+    slow = np.linspace(1.1, 0.9, n)
+    assert "slow_convergence" in symptoms(diagnose(with_loss(run, slow, acc=0.6)))
+    assert "loss_not_decreasing" in symptoms(diagnose(with_loss(run, np.full(n, 1.1), acc=0.6)))
+
+
+def test_initial_loss_far_above_log_c(run):
+    values = np.concatenate([[40.0], np.linspace(1.0, 0.1, 79)])
+    assert "bad_initial_loss" in symptoms(diagnose(with_loss(run, values, acc=0.95)))
+
+
+def test_probabilities_as_logits_floor(run):
+    c = run.n_classes
+    floor = math.log(1 + (c - 1) / math.e)
+    at_floor = np.concatenate([np.linspace(math.log(c), floor * 1.01, 40), np.full(40, floor * 1.01)])
+    assert "probabilities_as_logits" in symptoms(diagnose(with_loss(run, at_floor, acc=0.97)))
+    below = np.linspace(math.log(c), floor * 0.3, 80)
+    assert "probabilities_as_logits" not in symptoms(diagnose(with_loss(run, below, acc=0.97)))
+
+
+def test_static_checks_on_planted_recipes(recipe):
+    assert check_recipe(recipe) == []
+    for operator, symptom in [("softmax_logits_loss", "probabilities_as_logits"),
+                              ("no_activation", "linear_model"),
+                              ("dropout_095", "excessive_dropout"),
+                              ("unscaled_inputs", "unscaled_inputs")]:
+        found = {str(f.symptom) for f in check_recipe(mutants.apply(operator, recipe).recipe)}
+        assert symptom in found, operator
+    x, y = recipe.data
+    ints = recipe.replace(data=((x * 10).astype(np.int32), y))
+    assert "unscaled_inputs" in {str(f.symptom) for f in check_recipe(ints)}
+
+
+def test_custom_train_step_with_softmax_output_is_flagged(recipe):
+    def train_step(model, optimizer, x, y):
+        import tensorflow as tf
+
+        with tf.GradientTape() as tape:
+            probs = model(x, training=True)
+            loss = tf.reduce_mean(
+                tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y, logits=probs))
+        grads = tape.gradient(loss, model.trainable_variables)
+        optimizer.apply_gradients(zip(grads, model.trainable_variables))
+        return loss
+
+    custom = recipe.replace(loss=None, train_step=train_step)
+    finding = next(f for f in check_recipe(custom) if f.symptom is Symptom.PROBABILITIES_AS_LOGITS)
+    assert "train_step" in finding.evidence["loss"]
+    assert finding.to_json()["fixes"]
+
+
+def test_thresholds_per_call_and_per_project(run, tmp_path):
+    dead_free = diagnose(run)
+    assert dead_free.healthy
+    strict = diagnose(run, dead_fraction=1e-9)
+    assert "dead_units" in symptoms(strict) or not run.activations.of_kind("relu")
+    with pytest.raises(ValueError):
+        Thresholds(dead_fraction=2.0)
+    (tmp_path / "pyproject.toml").write_text("[tool.trainspec.doctor]\ndead_fraction = 0.95\n")
+    assert project_thresholds(tmp_path).dead_fraction == 0.95
+    assert project_thresholds(tmp_path).vanishing_ratio == 1e-3  # the others keep their defaults
