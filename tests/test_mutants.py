@@ -1,0 +1,94 @@
+"""Mutation operators: what they change, what they keep, and when they do not apply."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import trainspec
+from trainspec import mutants
+from trainspec.constants import MutantStatus, Outcome
+from trainspec.mutate import status
+
+
+@pytest.fixture(scope="module")
+def recipe(healthy):
+    return healthy.replace(steps=40)
+
+
+def _initial_weights(recipe):
+    from trainspec.engine import _build_model, _seed
+
+    _seed(recipe.seed)
+    return _build_model(recipe).get_weights()
+
+
+def test_every_operator_documents_a_fault_and_applies_to_an_mlp(recipe):
+    assert len(mutants.OPERATORS) >= 16
+    for mutant in mutants.mutate(recipe):
+        assert mutant.operator.models and mutant.operator.family
+        assert mutant.skipped is None, (mutant.name, mutant.skipped)
+        assert mutant.recipe.label.endswith(f"~{mutant.name}")
+
+
+def test_activation_operator_keeps_the_initial_weights(recipe):
+    mutant = mutants.apply("hidden_sigmoid", recipe).recipe
+    before, after = _initial_weights(recipe), _initial_weights(mutant)
+    assert all(np.array_equal(a, b) for a, b in zip(before, after, strict=True))
+    from trainspec.engine import _build_model
+
+    model = _build_model(mutant)
+    assert [layer.activation.__name__ for layer in model.layers] == ["sigmoid", "sigmoid", "softmax"]
+
+
+def test_initialiser_and_bias_operators_replace_weights(recipe):
+    zeros = _initial_weights(mutants.apply("init_zeros", recipe).recipe)
+    assert all(not np.any(w) for w in zeros)
+    negative = _initial_weights(mutants.apply("init_uniform_negative", recipe).recipe)
+    assert all(((w >= -0.01) & (w <= 0)).all() for w in negative[::2])
+    biased = _initial_weights(mutants.apply("relu_negative_bias", recipe).recipe)
+    assert np.all(biased[1] == -10.0) and not np.any(biased[-1])  # hidden bias, head untouched
+
+
+def test_hyperparameter_data_and_optimizer_operators(recipe):
+    assert mutants.apply("lr_x100", recipe).recipe.learning_rate == pytest.approx(10.0)
+    assert mutants.apply("lr_div_1e4", recipe).recipe.learning_rate == pytest.approx(1e-5)
+    x, y = recipe.data
+    shuffled = mutants.apply("label_shuffle", recipe).recipe
+    assert sorted(shuffled.data[1]) == sorted(y) and not np.array_equal(shuffled.data[1], y)
+    assert np.allclose(mutants.apply("unscaled_inputs", recipe).recipe.data[0], x * 255)
+    noisy = mutants.apply("input_noise", recipe).recipe.data[0]
+    assert noisy.shape == x.shape and not np.allclose(noisy, x)
+    assert mutants.apply("tiny_clipvalue", recipe).recipe.optimizer == {
+        "name": "sgd", "clipvalue": 1e-5}
+
+
+def test_operators_that_do_not_apply_are_skipped_with_a_reason(recipe):
+    def linear():
+        import keras
+
+        return keras.Sequential([keras.Input((2,)), keras.layers.Dense(3, activation="softmax")])
+
+    flat = recipe.replace(model=linear)
+    skipped = {m.name: m.skipped for m in mutants.mutate(flat) if m.skipped}
+    assert "hidden activation" in skipped["hidden_sigmoid"]
+    assert "only one weighted layer" in skipped["stop_gradient_head"]
+    assert "no hidden layer with a bias feeds a ReLU" in skipped["relu_negative_bias"]
+    mse = recipe.replace(loss="mse", data=(recipe.data[0], np.eye(3)[recipe.data[1]]))
+    assert mutants.apply("softmax_logits_loss", mse).skipped
+
+
+def test_mutant_trains_and_differs_from_the_original(recipe):
+    original = trainspec.train(recipe)
+    mutant = trainspec.train(mutants.apply("stop_gradient_head", recipe).recipe)
+    assert mutant.fingerprint != original.fingerprint
+    assert float(mutant.layers.first.update_ratio.median()) == 0.0
+
+
+def test_status_of_a_spec_on_a_mutant():
+    assert status(Outcome.FAILED, True, False) is MutantStatus.KILLED
+    assert status(Outcome.ERROR, True, False) is MutantStatus.KILLED  # the spec crashed on it
+    assert status(Outcome.ERROR, False, False) is MutantStatus.ERROR  # the mutant did not train
+    assert status(Outcome.PASSED, True, False) is MutantStatus.SURVIVED
+    assert status(Outcome.PASSED, True, True) is MutantStatus.EQUIVALENT
+    assert status(Outcome.SKIPPED, False, False) is MutantStatus.NOT_APPLICABLE
