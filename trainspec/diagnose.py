@@ -875,9 +875,16 @@ def check_recipe(recipe: Any, *, thresholds: Thresholds | None = None,
                     [f"use a rate of at most {t.max_dropout:g} (0.2-0.5 is usual)"],
                     layer=layer.name, evidence={"rate": float(rate), "max": t.max_dropout},
                 ))
-    scaled_in_model = first_kind in ("Rescaling", "Normalization") or any(
-        type(la).__name__ in ("Rescaling", "Normalization") for la in leaves[:2]
-    )
+    # a normalising layer before the first weighted layer rescales the inputs inside the model
+    scaled_in_model = False
+    for la in leaves:
+        kind = type(la).__name__
+        if kind in ("Rescaling", "Normalization", "BatchNormalization", "LayerNormalization",
+                    "GroupNormalization", "UnitNormalization"):
+            scaled_in_model = True
+            break
+        if kind in _WEIGHTED:
+            break
     takes_ids = first_kind in ("Embedding", "IntegerLookup", "StringLookup", "CategoryEncoding")
     if not scaled_in_model and not takes_ids:
         if not np.issubdtype(x.dtype, np.floating):
