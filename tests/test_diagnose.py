@@ -10,11 +10,10 @@ import numpy as np
 import pytest
 
 import trainspec
+from tests.conftest import small_mlp
 from trainspec import mutants
 from trainspec.diagnose import Symptom, Thresholds, check_recipe, diagnose, project_thresholds
 from trainspec.series import Series
-
-from tests.conftest import small_mlp
 
 
 def symptoms(diagnosis) -> set[str]:
@@ -156,7 +155,7 @@ def test_custom_train_step_with_softmax_output_is_flagged(recipe):
             loss = tf.reduce_mean(
                 tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y, logits=probs))
         grads = tape.gradient(loss, model.trainable_variables)
-        optimizer.apply_gradients(zip(grads, model.trainable_variables))
+        optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
         return loss
 
     custom = recipe.replace(loss=None, train_step=train_step)
