@@ -174,3 +174,17 @@ def test_thresholds_per_call_and_per_project(run, tmp_path):
     (tmp_path / "pyproject.toml").write_text("[tool.trainspec.doctor]\ndead_fraction = 0.95\n")
     assert project_thresholds(tmp_path).dead_fraction == 0.95
     assert project_thresholds(tmp_path).vanishing_ratio == 1e-3  # the others keep their defaults
+
+
+def test_overfitting_when_the_final_validation_loss_is_worse_than_the_best(run):
+    n = 80
+    falling = 1.1 * np.exp(-np.arange(n) / 15) + 0.05
+    at = np.array([19, 39, 59, 79])
+    base = with_loss(run, falling, acc=0.95)
+
+    def with_val(values):
+        history = {"val_loss": Series("val_loss", np.asarray(values, dtype=np.float32), at)}
+        return dataclasses.replace(base, val_history=history, val={"val_loss": values[-1]})
+
+    assert "overfitting" in symptoms(diagnose(with_val([0.9, 0.6, 0.8, 0.95])))
+    assert "overfitting" not in symptoms(diagnose(with_val([0.9, 0.6, 0.58, 0.6])))

@@ -65,6 +65,7 @@ class Symptom(str, Enum):
     LOSS_NOT_DECREASING = "loss_not_decreasing"
     SLOW_CONVERGENCE = "slow_convergence"
     ACCURACY_AT_CHANCE = "accuracy_at_chance"
+    OVERFITTING = "overfitting"
 
     def __str__(self) -> str:
         return self.value
@@ -127,6 +128,10 @@ class Thresholds(BaseModel):
     # Softmax outputs used as logits bound cross-entropy below by log(1 + (C-1)/e); a loss
     # within this relative tolerance of the floor with accuracy far above chance shows it.
     floor_tolerance: float = Field(0.05, ge=0)
+    # Prechelt, "Early Stopping - But When?" (1998): generalisation loss GL = val/best_val - 1;
+    # the final model is overfitted when GL exceeds this (Prechelt's criteria stop at 0.01-0.05;
+    # 0.2 is deliberately conservative).
+    overfit_rise: float = Field(0.2, gt=0)
     # Srivastava et al., JMLR 2014 ("Dropout"): retain probability 0.5 for hidden units, 0.8
     # for inputs; a drop rate above 0.5 starves the network.
     max_dropout: float = Field(0.5, gt=0, le=1)
@@ -215,6 +220,7 @@ _LESSONS: dict[Symptom, tuple[str, ...]] = {
     Symptom.EXCESSIVE_DROPOUT: ("dropout", "high_dropout"),
     Symptom.UNSCALED_INPUTS: ("unscaled_inputs", "batchnorm"),
     Symptom.LINEAR_MODEL: ("linear", "no_activation"),
+    Symptom.OVERFITTING: ("early_stopping",),
 }
 
 
@@ -332,6 +338,7 @@ _ORDER = [
     Symptom.VANISHING_GRADIENT, Symptom.UNCHANGED_WEIGHTS, Symptom.DEAD_UNITS,
     Symptom.SATURATED_UNITS, Symptom.UPDATE_RATIO_OUT_OF_RANGE, Symptom.OSCILLATING_LOSS,
     Symptom.LOSS_NOT_DECREASING, Symptom.SLOW_CONVERGENCE, Symptom.ACCURACY_AT_CHANCE,
+    Symptom.OVERFITTING,
 ]
 
 
@@ -619,6 +626,27 @@ def _dynamic(run: Run, recipe: Any, t: Thresholds) -> list[Finding]:
                      "keep the softmax and use a loss with from_logits=False"],
                     evidence={"loss_min": curve.low, "floor": floor, "n_classes": c},
                 ))
+
+    # -- validation: the model left at the end is worse than the best one seen
+    history = run.val_history.get("val_loss")
+    if curve is not None and history is not None and len(history) >= 3:
+        values = np.asarray(history, dtype=np.float64)
+        best = float(np.nanmin(values))
+        final = float(run.val.get("val_loss", values[-1]))
+        if best > 0 and final > best * (1 + t.overfit_rise) and curve.end < curve.start:
+            at = int(np.asarray(history.steps)[int(np.nanargmin(values))])
+            out.append(_finding(
+                Symptom.OVERFITTING,
+                f"The validation loss was {best:.3g} at step {at} and ends at {final:.3g} "
+                f"({final / best - 1:+.0%}) while the training loss kept falling to "
+                f"{curve.end:.3g}: the model memorises the training set and the one you keep is "
+                "worse than the best one seen.",
+                ["stop early: keras.callbacks.EarlyStopping(patience=..., "
+                 "restore_best_weights=True)", "add regularisation (dropout, L2) or more data",
+                 "use a smaller model"],
+                step=at, evidence={"val_loss_best": best, "val_loss_final": final,
+                                   "train_loss_end": curve.end, "threshold": t.overfit_rise},
+            ))
 
     # -- gradients per layer
     if len(layers) >= 2:
