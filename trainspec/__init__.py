@@ -23,7 +23,12 @@ from trainspec.constants import ActivationKind, Outcome, Variant, Verdict
 
 # Imported after the submodule so the name ``trainspec.diagnose`` is the function, not the module.
 from trainspec.diagnose import (  # noqa: E402
-    Diagnosis, Finding, Symptom, Thresholds, diagnose, doctor_spec,
+    Diagnosis,
+    Finding,
+    Symptom,
+    Thresholds,
+    diagnose,
+    doctor_spec,
 )
 from trainspec.exceptions import BuildError, DataError, RecipeError, SpecFailure, TrainspecError
 from trainspec.expect import expect
