@@ -1,46 +1,28 @@
-"""Fail1: a deep, narrow network trained with a learning rate far too high.
+"""Fail1 (seeds/000): a deep, narrow network trained with a learning rate far too high.
 
-The updates overshoot, the loss climbs or turns NaN instead of falling.  Fix: a lower learning
-rate, wider layers and only three of them.
+Ten hidden layers of 100 ReLU units and SGD at learning rate 1.0: the updates overshoot, the
+loss jumps and the network ends no better than its first step (or diverges to NaN).  Fix, as the
+course's solution does: a lower learning rate (0.05), wider layers (256 units) and only three of
+them.
 """
 
 from __future__ import annotations
 
 import trainspec
-from trainspec import datasets
-
-DATA = datasets.blobs(n=2048, classes=4, features=20, spread=1.0, seed=1)
-
-
-def deep_narrow():
-    import keras  # imported here so collecting specs does not import TensorFlow
-
-    layers = [keras.Input((20,))]
-    layers += [keras.layers.Dense(100, activation="relu") for _ in range(10)]
-    layers += [keras.layers.Dense(4, activation="softmax")]
-    return keras.Sequential(layers)
-
-
-def wide_shallow():
-    import keras  # imported here so collecting specs does not import TensorFlow
-
-    return keras.Sequential(
-        [keras.Input((20,))]
-        + [keras.layers.Dense(256, activation="relu") for _ in range(3)]
-        + [keras.layers.Dense(4, activation="softmax")]
-    )
-
+from examples._models import DIGITS, dense_net
 
 broken = trainspec.Recipe(
-    model=deep_narrow, data=DATA, loss="sparse_categorical_crossentropy", optimizer="sgd",
-    learning_rate=3.0, steps=300, batch_size=32, metrics=["accuracy"], name="fail1-broken",
+    model=dense_net("deep_narrow_10x100", units=100, depth=10), data=DIGITS,
+    loss="sparse_categorical_crossentropy", optimizer="sgd", learning_rate=1.0, steps=200,
+    batch_size=32, metrics=["accuracy"], seed=0, name="high_learning_rate-broken",
 )
-fixed = broken.replace(model=wide_shallow, learning_rate=0.05, name="fail1-fixed")
+fixed = broken.replace(model=dense_net("wide_3x256", units=256, depth=3), learning_rate=0.05,
+                       name="high_learning_rate-fixed")
 
 pair = trainspec.Pair(
     "high_learning_rate", broken=broken, fixed=fixed,
-    cause="learning rate 3.0 on a 10-layer, 100-unit network: every step overshoots and the "
-    "loss diverges",
+    cause="learning rate 1.0 on a 10-layer, 100-unit network: every step overshoots, the loss "
+    "does not fall (or diverges)",
     fix="learning rate 0.05, 256-unit layers, 3 hidden layers",
     lesson="seeds/000 Fail1",
 )

@@ -1,43 +1,27 @@
-"""Fail2: sigmoid activations in every hidden layer.
+"""Fail2 (seeds/000): sigmoid activations in every hidden layer.
 
-Each sigmoid scales the gradient by at most 0.25, so after many layers almost nothing reaches
-the first ones and they barely learn.  Fix: ReLU (with He initialisation).
+The sigmoid's slope is at most 0.25 and nearly zero in its flat head and tail, so the gradient
+that reaches the first layers is tiny and they barely learn ("the gradients of the weight
+matrices are extremely low").  Fix: ReLU, whose slope is 1 for positive inputs.
 """
 
 from __future__ import annotations
 
 import trainspec
-from trainspec import datasets
-
-DATA = datasets.blobs(n=2048, classes=4, features=20, spread=1.0, seed=2)
-
-
-def deep(activation: str, initializer: str):
-    def build():
-        import keras  # imported here so collecting specs does not import TensorFlow
-
-        return keras.Sequential(
-            [keras.Input((20,))]
-            + [keras.layers.Dense(64, activation=activation, kernel_initializer=initializer)
-               for _ in range(10)]
-            + [keras.layers.Dense(4, activation="softmax")]
-        )
-
-    build.__qualname__ = f"deep_{activation}"
-    return build
-
+from examples._models import DIGITS, dense_net
 
 broken = trainspec.Recipe(
-    model=deep("sigmoid", "glorot_uniform"), data=DATA, loss="sparse_categorical_crossentropy",
-    optimizer="sgd", learning_rate=0.05, steps=300, batch_size=32, metrics=["accuracy"],
-    name="fail2-broken",
+    model=dense_net("sigmoid_5x100", units=100, depth=5, activation="sigmoid"), data=DIGITS,
+    loss="sparse_categorical_crossentropy", optimizer="sgd", learning_rate=0.05, steps=200,
+    batch_size=32, metrics=["accuracy"], seed=0, name="sigmoid_vanishing-broken",
 )
-fixed = broken.replace(model=deep("relu", "he_normal"), name="fail2-fixed")
+fixed = broken.replace(model=dense_net("relu_5x100", units=100, depth=5, activation="relu"),
+                       name="sigmoid_vanishing-fixed")
 
 pair = trainspec.Pair(
     "sigmoid_vanishing", broken=broken, fixed=fixed,
-    cause="sigmoid in all 10 hidden layers: each multiplies the gradient by <= 0.25, so the "
-    "first layers receive almost none",
-    fix="ReLU activations with He initialisation",
-    lesson="seeds/000 Fail2, seeds/001 vanishing gradients",
+    cause="sigmoid in all 5 hidden layers: its slope is <= 0.25, so the first layers receive "
+    "almost no gradient and the loss hardly moves",
+    fix="ReLU activations",
+    lesson="seeds/000 Fail2",
 )
