@@ -55,6 +55,16 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                   default=False)
     parser.addini("trainspec_doctor", "doctor thresholds, one 'name = value' per line",
                   type="linelist", default=[])
+    group.addoption(
+        "--trainspec-tensorboard",
+        dest="trainspec_tensorboard",
+        metavar="DIR",
+        default=None,
+        help="write every run as TensorBoard event files under DIR, one directory per "
+        "<pair>/<variant> (ini: trainspec_tensorboard).",
+    )
+    parser.addini("trainspec_tensorboard", "write every run as TensorBoard event files here",
+                  default="")
 
 
 def option(config: pytest.Config, name: str) -> Any:
@@ -86,6 +96,13 @@ def pytest_configure(config: pytest.Config) -> None:
         except ValueError as exc:
             raise pytest.UsageError(f"trainspec_doctor: {exc}") from None
     config.pluginmanager.register(SessionHooks(config), "trainspec-session")
+    logdir = option(config, "trainspec_tensorboard")
+    if logdir:
+        from trainspec.tensorboard import TensorBoardHook
+
+        config.pluginmanager.register(
+            TensorBoardHook(config.invocation_params.dir / logdir), "trainspec-tensorboard"
+        )
 
 
 def pytest_report_header(config: pytest.Config) -> str:
