@@ -63,8 +63,13 @@ def make_fixed() -> trainspec.Recipe:
     )
 
 
+#: The broken recipe has no callbacks, so it can be built at import time; the fixed one is
+#: a function returning the recipe (its callbacks are Keras objects).
+broken = make_broken()
+fixed = make_fixed
+
 pair = trainspec.Pair(
-    "early_stopping", broken=make_broken, fixed=make_fixed,
+    "early_stopping", broken=broken, fixed=fixed,
     cause="300 steps on 256 images with no early stopping: the model overfits, validation loss "
     "climbs and the final weights are the overfitted ones",
     fix="EarlyStopping(patience=3, restore_best_weights=True) + ModelCheckpoint(save_best_only)",
