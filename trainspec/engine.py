@@ -682,6 +682,8 @@ def _execute(p: _Prepared) -> Run:
     chunk = recipe.eval_every or min(recipe.steps, DEFAULT_CHUNK_STEPS)
     metric_names = [name for name, _ in p.metric_fns]
 
+    for callback in PROGRESS:
+        callback(p.label, 0, recipe.steps)
     callbacks = list(recipe.callbacks)
     for cb in callbacks:
         cb.set_model(p.model)
