@@ -21,6 +21,7 @@ from trainspec.report import render
 from trainspec.results import PROPERTY, ResultBook, SpecResult, environment, write_json
 
 _REPORT_MODES = ("full", "problems", "off")
+_PROGRESS_MODES = ("auto", "on", "off")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -65,7 +66,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     parser.addini("trainspec_tensorboard", "write every run as TensorBoard event files here",
                   default="")
-
+    group.addoption(
+        "--trainspec-progress",
+        dest="trainspec_progress",
+        choices=_PROGRESS_MODES,
+        default=None,
+        help="a self-erasing status line naming the run being trained and its steps: auto "
+        "(default: on an interactive terminal unless -q), on or off (ini: trainspec_progress).",
+    )
+    parser.addini("trainspec_progress", "auto, on or off", default="auto")
 
 def option(config: pytest.Config, name: str) -> Any:
     """A trainspec setting: the command-line value, else the ini value."""
@@ -103,6 +112,15 @@ def pytest_configure(config: pytest.Config) -> None:
         config.pluginmanager.register(
             TensorBoardHook(config.invocation_params.dir / logdir), "trainspec-tensorboard"
         )
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    mode = option(session.config, "trainspec_progress")
+    if mode not in _PROGRESS_MODES:
+        raise pytest.UsageError(f"trainspec_progress must be one of {', '.join(_PROGRESS_MODES)}")
+    from trainspec.progress import install
+
+    install(session.config, mode)
 
 
 def pytest_report_header(config: pytest.Config) -> str:
