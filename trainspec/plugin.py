@@ -76,6 +76,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     parser.addini("trainspec_progress", "auto, on or off", default="auto")
 
+
 def option(config: pytest.Config, name: str) -> Any:
     """A trainspec setting: the command-line value, else the ini value."""
     value = config.getoption(name, None)
