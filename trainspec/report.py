@@ -1,6 +1,7 @@
 """The Rich report shown at the end of a pytest session.
 
-A matrix of pairs x specs with verdicts, a table per sweep, the plain specs, then one panel per
+A matrix of pairs x specs with verdicts (a list naming the catching specs when the matrix would
+not fit the terminal), a table per sweep, the plain specs, then one panel per
 failure: what was measured and required, where, the curve, and the likely cause and fix.
 """
 
@@ -52,16 +53,16 @@ def _spec_names(specs: list[str]) -> dict[str, str]:
 
 
 def pair_matrix(verdicts: list[PairVerdict]) -> Table:
-    """Pairs down, specs across, a verdict in each applied cell."""
+    """Pairs down, specs across, a verdict in each applied cell (for a few specs)."""
     specs = list(OrderedDict.fromkeys(v.spec for v in verdicts))
     pairs = list(OrderedDict.fromkeys(v.pair for v in verdicts))
     names = _spec_names(specs)
     cell = {(v.pair, v.spec): v.verdict for v in verdicts}
     table = Table(title="Broken/fixed pairs x specs", box=box.SIMPLE_HEAVY, title_justify="left")
-    table.add_column("pair", style="bold")
+    table.add_column("pair", style="bold", no_wrap=True)
     for spec in specs:
         table.add_column(names[spec], justify="center", overflow="fold")
-    table.add_column("caught by", justify="right")
+    table.add_column("caught by", justify="right", no_wrap=True)
     for pair in pairs:
         row: list[Any] = [pair]
         caught = 0
@@ -80,8 +81,67 @@ def pair_matrix(verdicts: list[PairVerdict]) -> Table:
     return table
 
 
-def sweep_tables(results: list[SpecResult]) -> list[Table]:
-    """One table per sweep: a row per point with its run's numbers and each spec's outcome."""
+def pair_list(verdicts: list[PairVerdict]) -> Table:
+    """One row per pair naming the specs that catch it and any that miss, raise a false alarm
+    or error: readable however many specs there are."""
+    pairs: dict[str, list[PairVerdict]] = OrderedDict()
+    for v in verdicts:
+        pairs.setdefault(v.pair, []).append(v)
+    names = _spec_names(list(OrderedDict.fromkeys(v.spec for v in verdicts)))
+    table = Table(title="Broken/fixed pairs", box=box.SIMPLE_HEAVY, title_justify="left")
+    problems = any(v.verdict is not Verdict.CAUGHT for v in verdicts)
+    table.add_column("pair", style="bold", no_wrap=True)
+    table.add_column("verdict", no_wrap=True)
+    table.add_column("caught by", style="green", overflow="fold")
+    if problems:
+        table.add_column("not caught by", overflow="fold")
+    for pair, items in pairs.items():
+        caught = [names[v.spec] for v in items if v.verdict is Verdict.CAUGHT]
+        others = Text()
+        for v in items:
+            if v.verdict is Verdict.CAUGHT:
+                continue
+            label, style = _VERDICT_STYLE[v.verdict]
+            if others:
+                others.append(", ")
+            others.append(f"{names[v.spec]} ({label.split(' ', 1)[1]})", style=style)
+        worst = _pair_verdict(items)
+        label, style = _VERDICT_STYLE[worst]
+        verdict = Text(f"{label.split(' ', 1)[0]} {len(caught)}/{len(items)}", style=style)
+        row: list[Any] = [pair, verdict, ", ".join(caught) or "—"]
+        if problems:
+            row.append(others or Text("—", style="dim"))
+        table.add_row(*row)
+    return table
+
+
+def _pair_verdict(items: list[PairVerdict]) -> Verdict:
+    """A pair is caught when some spec catches it and no spec errs or fails its fixed model."""
+    found = {v.verdict for v in items}
+    for bad in (Verdict.ERROR, Verdict.FALSE_ALARM):
+        if bad in found:
+            return bad
+    if Verdict.CAUGHT in found:
+        return Verdict.CAUGHT
+    return Verdict.MISSED if Verdict.MISSED in found else Verdict.INCOMPLETE
+
+
+def _matrix_width(verdicts: list[PairVerdict]) -> int:
+    specs = list(OrderedDict.fromkeys(v.spec for v in verdicts))
+    pair_width = max(len(v.pair) for v in verdicts)
+    cells = sum(max(len(name), 14) + 3 for name in _spec_names(specs).values())
+    return pair_width + cells + 16
+
+
+def pairs_table(verdicts: list[PairVerdict], width: int) -> Table:
+    """The matrix when it fits the terminal, else the list."""
+    return pair_matrix(verdicts) if _matrix_width(verdicts) <= width else pair_list(verdicts)
+
+
+def sweep_tables(results: list[SpecResult], width: int = 100) -> list[Table]:
+    """One table per sweep: a row per point with its run's numbers and the specs' outcomes (and
+    the loss curve when the terminal has room)."""
+    with_curve = width >= 100
     tables = []
     groups: dict[str, list[SpecResult]] = OrderedDict()
     for r in results:
@@ -97,53 +157,68 @@ def sweep_tables(results: list[SpecResult]) -> list[Table]:
         val_keys = list(
             OrderedDict.fromkeys(k for r in items for k in ((r.summary or {}).get("val") or {}))
         )
-        table = Table(title=f"Sweep {sweep}", box=box.SIMPLE_HEAVY, title_justify="left")
-        table.add_column("point", style="bold")
-        table.add_column("loss first → last", justify="right")
-        table.add_column("curve")
+        labels = [r.variant or "" for r in items]
+        prefix = labels[0].split("=", 1)[0] + "=" if "=" in labels[0] else ""
+        if not prefix or not all(label.startswith(prefix) for label in labels):
+            prefix = ""  # points "over=value" of one setting show just the value
+        title = f"Sweep {sweep}" + (f" (over {prefix[:-1]})" if prefix else "")
+        table = Table(title=title, box=box.SIMPLE_HEAVY, title_justify="left", pad_edge=False)
+        table.add_column(prefix[:-1] if prefix else "point", style="bold", no_wrap=True)
+        table.add_column("loss", justify="right", no_wrap=True)
+        if with_curve:
+            table.add_column("curve", no_wrap=True)
         for key in metric_keys + val_keys:
-            table.add_column(key, justify="right")
-        for spec in specs:
-            table.add_column(names[spec], justify="center")
+            table.add_column(key, justify="right", no_wrap=True)
+        table.add_column("specs", no_wrap=True)
         points: dict[str, dict[str, SpecResult]] = OrderedDict()
         for r in items:
             points.setdefault(r.variant or "", {})[r.spec] = r
         for point, by_spec in points.items():
             any_result = next(iter(by_spec.values()))
             summary = any_result.summary or {}
-            row: list[Any] = [point, _loss_span(summary),
-                              Text(sparkline(_curve(any_result.loss_curve), 20), style="cyan")]
+            row: list[Any] = [point.removeprefix(prefix), _loss_span(summary, compact=True)]
+            if with_curve:
+                row.append(Text(sparkline(_curve(any_result.loss_curve), 12), style="cyan"))
             for key in metric_keys:
                 row.append(_num((summary.get("metrics_last") or {}).get(key)))
             for key in val_keys:
                 row.append(_num((summary.get("val") or {}).get(key)))
-            for spec in specs:
-                r = by_spec.get(spec)
-                if r is None:
-                    row.append("")
-                else:
-                    label, style = _OUTCOME_STYLE.get(r.outcome, (r.outcome, ""))
-                    row.append(Text(label, style=style))
+            row.append(_spec_outcomes([by_spec[s] for s in specs if s in by_spec], names))
             table.add_row(*row)
         tables.append(table)
     return tables
 
 
-def _loss_span(summary: dict[str, Any]) -> str:
+def _spec_outcomes(results: list[SpecResult], names: dict[str, str]) -> Text:
+    """``✔ 2/2 passed``, or the specs that did not pass with their outcome."""
+    passed = sum(r.outcome == Outcome.PASSED.value for r in results)
+    if passed == len(results):
+        return Text(f"✔ {passed}/{len(results)}", style="green")
+    text = Text(f"{passed}/{len(results)} passed; ")
+    bad = [r for r in results if r.outcome != Outcome.PASSED.value]
+    for i, r in enumerate(bad):
+        label, style = _OUTCOME_STYLE.get(r.outcome, (r.outcome, ""))
+        text.append(f"{names[r.spec]} {label}", style=style)
+        if i < len(bad) - 1:
+            text.append(", ")
+    return text
+
+
+def _loss_span(summary: dict[str, Any], compact: bool = False) -> str:
     first, last = summary.get("loss_first"), summary.get("loss_last")
     if first is None and last is None:
         return "—"
-    text = f"{_num(first)} → {_num(last)}"
+    text = f"{_num(first, 3)}→{_num(last, 3)}" if compact else f"{_num(first)} → {_num(last)}"
     if summary.get("nonfinite"):
         text += f" (NaN at {summary['nonfinite']['step']})"
     return text
 
 
-def _num(value: Any) -> str:
+def _num(value: Any, digits: int = 4) -> str:
     if value is None:
         return "—"
     if isinstance(value, float):
-        return f"{value:.4g}"
+        return f"{value:.{digits}g}"
     return str(value)
 
 
@@ -276,8 +351,8 @@ def render(book: ResultBook, mode: str = "full", width: int = 100, color: bool =
     console.rule("[bold]trainspec report")
     verdicts = book.pair_verdicts()
     if verdicts:
-        console.print(pair_matrix(verdicts))
-    for table in sweep_tables(book.by_kind("sweep")):
+        console.print(pairs_table(verdicts, width))
+    for table in sweep_tables(book.by_kind("sweep"), width):
         console.print(table)
     plain = book.by_kind("plain") + book.by_kind("recipe")
     if plain:
