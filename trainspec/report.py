@@ -309,7 +309,8 @@ def panels(book: ResultBook, mode: str) -> list[Panel]:
         if r.kind in ("plain", "recipe", "sweep") and r.outcome in (
             Outcome.FAILED.value, Outcome.ERROR.value
         ):
-            where = f"{r.group} ({r.variant})" if r.kind == "sweep" else (r.label or "")
+            where = f"{r.group} ({r.variant})" if r.kind == "sweep" else (
+                r.label or r.group or r.variant or "")
             style = "red" if r.outcome == Outcome.FAILED.value else "magenta"
             out.append(failure_panel(r, f"{r.outcome.upper()} · {short_spec(r.spec)} · {where}", style))
     return out
@@ -335,7 +336,9 @@ def summary_line(book: ResultBook) -> Text:
         failed = sum(r.outcome in (Outcome.FAILED.value, Outcome.ERROR.value) for r in others)
         text.append(f"{'; ' if verdicts else ''}{len(others)} other spec run(s), {failed} failing")
     if book.collection_errors:
-        text.append(f"; {len(book.collection_errors)} collection error(s)", style="bold magenta")
+        n = len(book.collection_errors)
+        text.append(f"{'; ' if text.plain else ''}{n} collection error{'s' if n != 1 else ''}",
+                    style="bold magenta")
     if counts[Verdict.MISSED] or counts[Verdict.FALSE_ALARM]:
         text.append(". Fix the specs or models above, then re-run pytest.")
     return text
