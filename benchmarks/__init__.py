@@ -1,0 +1,1 @@
+"""trainspec benchmarks: ``python benchmarks/run.py`` (see run.py)."""

@@ -1,0 +1,283 @@
+"""In-process measurements: probe overhead (figure 1) and the size of recorded series (figure 5b).
+
+The "no probes" baseline is written here, not in trainspec: the same ``tf.function`` over a
+``tf.while_loop`` of gathered batches that ``trainspec.engine`` compiles (same model, data, batch
+indices, optimizer, loss and op determinism, from the same ``engine._prepare``), doing forward,
+loss, gradient and ``apply_gradients`` and recording only the loss.  The probed loop is the
+engine's own.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from trainspec import datasets
+
+#: Training set shared by the workloads: the curriculum's generated MNIST stand-in.
+DIGITS_N = 2048
+
+
+@dataclass(frozen=True)
+class Workload:
+    """A recipe the benchmark trains: ``depth`` hidden Dense layers of ``units`` ReLU units on
+    28x28 digits, SGD, batch 32, accuracy recorded (every probe on: layer norms, update ratios,
+    activation stats, histograms, the metric)."""
+
+    name: str
+    depth: int
+    units: int
+    learning_rate: float = 0.05
+
+    def recipe(self, steps: int, seed: int = 0) -> Any:
+        import trainspec
+
+        return trainspec.Recipe(
+            model=mlp_builder(self.name, self.depth, self.units), data=digits(),
+            loss="sparse_categorical_crossentropy", optimizer="sgd",
+            learning_rate=self.learning_rate, steps=steps, batch_size=32, metrics=["accuracy"],
+            seed=seed, name=self.name,
+        )
+
+
+#: The representative recipe (the curriculum's fixed models are 3 x 100-256 ReLU MLPs) and a
+#: deep one: probe cost grows with the number of layers.
+MLP = Workload("mlp_3x128", depth=3, units=128)
+DEEP = Workload("mlp_10x100", depth=10, units=100)
+
+
+def digits() -> tuple[np.ndarray, np.ndarray]:
+    return datasets.digits(n=DIGITS_N, seed=0)
+
+
+def mlp_builder(name: str, depth: int, units: int, inputs: tuple[int, ...] = (28, 28),
+                classes: int = 10) -> Callable[[], Any]:
+    def build() -> Any:
+        import keras
+
+        layers: list[Any] = [keras.Input(inputs)]
+        if len(inputs) > 1:
+            layers.append(keras.layers.Flatten())
+        layers += [keras.layers.Dense(units, activation="relu") for _ in range(depth)]
+        layers.append(keras.layers.Dense(classes, activation="softmax"))
+        return keras.Sequential(layers, name=name)
+
+    build.__qualname__ = build.__name__ = name
+    return build
+
+
+# -- the baseline loop -------------------------------------------------------------------------
+
+
+def baseline_loop(p: Any) -> Callable[..., dict[str, Any]]:
+    """``engine._build_loop`` without the probes: forward, loss, gradient, update; the loss is
+    the only thing recorded.  ``p`` is an ``engine._Prepared``."""
+    import tensorflow as tf
+
+    model, optimizer = p.model, p.optimizer
+    variables = list(model.trainable_variables)
+    x, y = p.train
+
+    def mean_loss(yb: Any, y_pred: Any) -> Any:
+        loss = tf.reduce_mean(tf.cast(p.loss_fn(yb, y_pred), tf.float32))
+        if model.losses:
+            loss += tf.add_n([tf.cast(v, tf.float32) for v in model.losses])
+        return loss
+
+    def body(x: Any, y: Any, idx: Any, i: Any, loss_ta: Any) -> tuple:
+        xb = tf.gather(x, idx[i])
+        yb = tf.gather(y, idx[i])
+        with tf.GradientTape() as tape:
+            loss = mean_loss(yb, model(xb, training=True))
+        grads = tape.gradient(loss, variables)
+        optimizer.apply_gradients(
+            [(g, v) for g, v in zip(grads, variables, strict=True) if g is not None]
+        )
+        return i + 1, loss_ta.write(i, loss)
+
+    @tf.function(
+        jit_compile=False,
+        autograph=False,
+        input_signature=[
+            tf.TensorSpec([None, *x.shape[1:]], tf.float32),
+            tf.TensorSpec([None, *y.shape[1:]], tf.as_dtype(y.dtype)),
+            tf.TensorSpec([None, None], tf.int32),
+            tf.TensorSpec([None], tf.bool),  # the engine's histogram flags, unused here
+        ],
+    )
+    def loop(x: Any, y: Any, idx: Any, hist_flags: Any) -> dict[str, Any]:
+        loss_ta = tf.TensorArray(tf.float32, size=0, dynamic_size=True, element_shape=[])
+        n = tf.shape(idx)[0]
+        _, loss_ta = tf.while_loop(
+            lambda i, ta: i < n,
+            lambda i, ta: body(x, y, idx, i, ta),
+            (tf.constant(0), loss_ta),
+        )
+        return {"loss": loss_ta.stack()}
+
+    return loop
+
+
+def baseline_execute(p: Any) -> np.ndarray:
+    """Train ``p`` end to end with the baseline loop, chunked as the engine chunks."""
+    import tensorflow as tf
+
+    from trainspec import engine
+    from trainspec.constants import DEFAULT_CHUNK_STEPS
+
+    recipe = p.recipe
+    p.optimizer.build(p.model.trainable_variables)
+    loop = baseline_loop(p)
+    x, y = (tf.constant(a) for a in p.train)
+    idx = engine._batch_indices(len(p.train[0]), recipe.steps, recipe.batch_size, recipe.seed)
+    flags = np.zeros(recipe.steps, dtype=bool)
+    chunk = min(recipe.steps, DEFAULT_CHUNK_STEPS)
+    losses = []
+    for start in range(0, recipe.steps, chunk):
+        end = min(start + chunk, recipe.steps)
+        out = loop(x, y, tf.constant(idx[start:end]), tf.constant(flags[start:end]))
+        losses.append(out["loss"].numpy())
+    return np.concatenate(losses)
+
+
+# -- figure 1 ----------------------------------------------------------------------------------
+
+
+@dataclass
+class Overhead:
+    """Probe overhead of one workload, seconds."""
+
+    workload: str
+    layers: int
+    steps: int
+    probed_step: float  # median seconds per step, after tracing
+    baseline_step: float
+    probed_e2e: float  # prepare excluded: optimizer build, trace, every step, results to numpy
+    baseline_e2e: float
+    probed_first_call: float  # trace + first chunk
+    baseline_first_call: float
+
+    @property
+    def steady_ratio(self) -> float:
+        return self.probed_step / self.baseline_step
+
+    @property
+    def e2e_ratio(self) -> float:
+        return self.probed_e2e / self.baseline_e2e
+
+
+def _timed(fn: Callable[[], Any]) -> tuple[float, Any]:
+    start = time.perf_counter()
+    out = fn()
+    return time.perf_counter() - start, out
+
+
+def _fetch(out: dict[str, Any]) -> dict[str, np.ndarray]:
+    return {k: v.numpy() for k, v in out.items()}
+
+
+def probe_overhead(workload: Workload, steps: int, repeats: int, tries: int = 2) -> Overhead:
+    """Time the engine's probed loop against :func:`baseline_loop` on the same prepared recipe.
+
+    Steady state: each loop is traced by a first call, then called ``repeats`` times on
+    ``steps`` fresh batch indices (the two loops alternate, so load on the machine hits both);
+    the median per-step time is kept.  End to end: ``engine._execute`` against
+    :func:`baseline_execute` on a freshly prepared recipe (optimizer build, tracing, every step,
+    results fetched), the better of ``tries`` each.
+    """
+    import tensorflow as tf
+
+    from trainspec import engine
+
+    tf.get_logger().setLevel("ERROR")  # each prepared recipe traces its own loop: no retrace warnings
+    recipe = workload.recipe(steps)
+    loops: dict[str, Callable[..., Any]] = {}
+    first_call: dict[str, float] = {}
+    idx = engine._batch_indices(DIGITS_N, steps * (repeats + 1), 32, 1)
+    flags = tf.constant(np.zeros(steps, dtype=bool))
+    x = y = None
+    n_layers = 0
+    for kind in ("probed", "baseline"):
+        p = engine._prepare(recipe)
+        n_layers = len(p.layers)
+        p.optimizer.build(p.model.trainable_variables)
+        loops[kind] = engine._build_loop(p) if kind == "probed" else baseline_loop(p)
+        x, y = (tf.constant(a) for a in p.train)
+        first = tf.constant(idx[:steps])
+        first_call[kind], _ = _timed(
+            lambda k=kind, x=x, y=y, c=first: _fetch(loops[k](x, y, c, flags))
+        )
+    per_step: dict[str, list[float]] = {"probed": [], "baseline": []}
+    for r in range(repeats):
+        chunk = tf.constant(idx[(r + 1) * steps : (r + 2) * steps])
+        for kind in ("probed", "baseline"):
+            seconds, out = _timed(lambda k=kind, c=chunk: _fetch(loops[k](x, y, c, flags)))
+            if len(out["loss"]) != steps:
+                raise RuntimeError(f"{workload.name}: the {kind} loop stopped early (non-finite)")
+            per_step[kind].append(seconds / steps)
+
+    e2e: dict[str, float] = {"probed": float("inf"), "baseline": float("inf")}
+    for _ in range(tries):
+        for kind in ("probed", "baseline"):
+            p = engine._prepare(recipe)
+            execute = engine._execute if kind == "probed" else baseline_execute
+            seconds, _ = _timed(lambda p=p, f=execute: f(p))
+            e2e[kind] = min(e2e[kind], seconds)
+    return Overhead(
+        workload=workload.name,
+        layers=n_layers,
+        steps=steps,
+        probed_step=statistics.median(per_step["probed"]),
+        baseline_step=statistics.median(per_step["baseline"]),
+        probed_e2e=e2e["probed"],
+        baseline_e2e=e2e["baseline"],
+        probed_first_call=first_call["probed"],
+        baseline_first_call=first_call["baseline"],
+    )
+
+
+# -- figure 5b ---------------------------------------------------------------------------------
+
+
+@dataclass
+class SeriesSize:
+    steps: int
+    layers: int
+    series_bytes: int  # arrays with one row per step (loss, metrics, per-layer and per-activation)
+    other_bytes: int  # histograms (fixed number of snapshots) and metadata
+
+    @property
+    def bytes_per_step_layer(self) -> float:
+        return self.series_bytes / (self.steps * self.layers)
+
+
+def series_size(steps: int, depth: int) -> SeriesSize:
+    """Train a small blobs MLP with ``depth`` hidden layers for ``steps`` steps and measure
+    ``Run.to_arrays()``."""
+    import trainspec
+    from trainspec import engine
+
+    recipe = trainspec.Recipe(
+        model=mlp_builder(f"blobs_{depth}x16", depth, 16, inputs=(2,), classes=3),
+        data=datasets.blobs(n=512, classes=3, seed=0), loss="sparse_categorical_crossentropy",
+        optimizer="sgd", learning_rate=0.05, steps=steps, batch_size=32, metrics=["accuracy"],
+        seed=0, name=f"series_{steps}x{depth}",
+    )
+    run = engine._execute(engine._prepare(recipe))  # not memoised, not cached
+    series = other = 0
+    for key, array in run.to_arrays().items():
+        if array.ndim >= 1 and array.shape[0] == steps and key != "meta":
+            series += array.nbytes
+        else:
+            other += array.nbytes
+    return SeriesSize(steps=steps, layers=len(run.layers), series_bytes=series, other_bytes=other)
+
+
+def series_scaling(steps: int, depth: int) -> list[SeriesSize]:
+    """Sizes at (steps, depth), (2 steps, depth) and (steps, 2 depth)."""
+    return [series_size(steps, depth), series_size(2 * steps, depth), series_size(steps, 2 * depth)]

@@ -1,0 +1,90 @@
+"""The benchmark script's quick paths, so it does not rot: figures 1 and 5 in-process on tiny
+sizes, the tables, the JSON, the README markers and the process launcher."""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+
+import pytest
+
+from benchmarks import report, suites, workloads
+from benchmarks import run as bench
+
+
+@pytest.fixture()
+def tiny_plan() -> bench.Plan:
+    plan = bench.Plan(quick=True, figures=[1, 5])
+    plan.overhead_steps, plan.overhead_repeats, plan.overhead_tries = 20, 1, 1
+    plan.series_steps, plan.series_depth = 20, 1
+    return plan
+
+
+def test_probe_overhead_and_series_rows(tiny_plan, tmp_path):
+    details: dict = {}
+    rows = bench.figure1(tiny_plan, details) + bench.figure5_series(tiny_plan, details)
+
+    assert [r.id for r in rows] == [
+        "probe_overhead_steady[mlp_3x128]", "probe_overhead_e2e[mlp_3x128]",
+        "series_steps", "series_layers",
+    ]
+    overhead = details["probe_overhead"][0]
+    assert overhead["steps"] == 20 and overhead["layers"] == 4
+    for row in rows:
+        assert row.ratio is not None and math.isfinite(row.ratio) and row.ratio > 0
+    # recorded series are O(steps x layers): twice the steps, exactly twice the bytes
+    base, longer, deeper = details["series"]
+    assert longer["series_bytes"] == 2 * base["series_bytes"]
+    assert (base["layers"], deeper["layers"]) == (2, 3)
+    assert deeper["series_bytes"] < 1.5 * base["series_bytes"]
+    assert rows[2].meets and rows[3].meets
+
+    doc = report.document(rows, details, quick=True, note="test", load_before=[0.5, 0.5, 0.5],
+                          duration=3.0)
+    path = tmp_path / "results.json"
+    report.write_json(doc, path)
+    saved = json.loads(path.read_text())
+    assert saved["schema"] == "trainspec-benchmarks" and saved["machine"]["cpu_count"] >= 1
+    assert saved["machine"]["tensorflow"] and saved["rows"][2]["meets"] is True
+    assert report.read_previous(path)["series_steps"] == pytest.approx(2.0)
+
+    text = report.markdown(rows, doc)
+    assert "| 1 | probes on vs off, steady state (mlp_3x128) |" in text
+    assert "<= 1.15x" in text and "trainspec 0.1.0" in text and "test" in text
+
+
+def test_readme_section_is_rewritten_between_markers(tmp_path):
+    readme = tmp_path / "README.md"
+    readme.write_text(f"# x\n\n{report.START}\nold\n{report.END}\n\n## Limits\n")
+    report.rewrite_readme(readme, "| table |\n")
+    assert readme.read_text() == f"# x\n\n{report.START}\n| table |\n{report.END}\n\n## Limits\n"
+
+    readme.write_text("# no markers\n")
+    with pytest.raises(SystemExit, match="markers"):
+        report.rewrite_readme(readme, "| table |\n")
+
+
+def test_unmet_target_and_missing_figures_read_plainly():
+    row = report.Row(id="x", figure=3, what="cache", measured="—", baseline="10 s",
+                     note="cache not available")
+    assert row.meets is None and report.ratio_text(row) == "—"
+    slow = report.Row(id="y", figure=1, what="probes", measured="2 ms", baseline="1 ms", ratio=2.0,
+                      target=1.15)
+    assert slow.meets is False and report.target_text(slow) == "<= 1.15x"
+    with pytest.raises(SystemExit):
+        bench.parse(["--only", "9"])
+    assert bench.parse(["--only", "5,1", "--quick"]).figures == [1, 5]
+
+
+def test_synthetic_suite_and_launcher(tmp_path):
+    path = suites.write_suite(tmp_path, runs=2, specs=3, steps=10)
+    source = path.read_text()
+    compile(source, str(path), "exec")
+    assert source.count("@trainspec.applies_to(RECIPES)") == 3 and "range(2)" in source
+
+    proc = suites.run_process([sys.executable, "-c", "print('hi')"], tmp_path, tmp_path / "cache")
+    assert proc.returncode == 0 and proc.stdout.strip() == "hi"
+    # the launcher measures the child, not this process (which holds TensorFlow)
+    assert 1 < proc.max_rss_mb < 200
+    assert workloads.MLP.recipe(10).steps == 10
