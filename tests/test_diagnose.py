@@ -26,7 +26,7 @@ def recipe(healthy):
 
 
 @pytest.fixture(scope="module")
-def run(recipe):
+def trained(recipe):
     return trainspec.train(recipe)
 
 
@@ -43,8 +43,8 @@ def with_loss(run, values, acc=None):
                                activations=trainspec.run.TraceMap([]))
 
 
-def test_healthy_run_and_recipe_have_no_findings(run, recipe):
-    diagnosis = diagnose(run, recipe)
+def test_healthy_run_and_recipe_have_no_findings(trained, recipe):
+    diagnosis = diagnose(trained, recipe)
     assert diagnosis.findings == [], str(diagnosis)
     assert diagnosis.healthy
 
@@ -103,34 +103,34 @@ def test_stop_gradient_leaves_the_body_unchanged(recipe):
     assert len(finding.evidence["layers"]) == 2  # both hidden layers, not the head
 
 
-def test_curve_detectors_on_planted_curves(run):
+def test_curve_detectors_on_planted_curves(trained):
     n = 80
     rng = np.random.default_rng(0)
     falling = 1.1 * np.exp(-np.arange(n) / 15) + 0.05 + 0.01 * rng.random(n)
-    assert symptoms(diagnose(with_loss(run, falling, acc=0.95))) == set()
+    assert symptoms(diagnose(with_loss(trained, falling, acc=0.95))) == set()
     rising = np.linspace(1.1, 4.0, n)
-    assert "diverging_loss" in symptoms(diagnose(with_loss(run, rising)))
+    assert "diverging_loss" in symptoms(diagnose(with_loss(trained, rising)))
     rebound = np.concatenate([np.linspace(1.1, 0.2, n // 2), np.linspace(0.2, 0.9, n // 2)])
-    assert "diverging_loss" in symptoms(diagnose(with_loss(run, rebound)))
+    assert "diverging_loss" in symptoms(diagnose(with_loss(trained, rebound)))
     bouncing = 1.0 + 0.5 * np.sign(np.sin(np.arange(n)))
-    assert "oscillating_loss" in symptoms(diagnose(with_loss(run, bouncing, acc=0.6)))
+    assert "oscillating_loss" in symptoms(diagnose(with_loss(trained, bouncing, acc=0.6)))
     slow = np.linspace(1.1, 0.9, n)
-    assert "slow_convergence" in symptoms(diagnose(with_loss(run, slow, acc=0.6)))
-    assert "loss_not_decreasing" in symptoms(diagnose(with_loss(run, np.full(n, 1.1), acc=0.6)))
+    assert "slow_convergence" in symptoms(diagnose(with_loss(trained, slow, acc=0.6)))
+    assert "loss_not_decreasing" in symptoms(diagnose(with_loss(trained, np.full(n, 1.1), acc=0.6)))
 
 
-def test_initial_loss_far_above_log_c(run):
+def test_initial_loss_far_above_log_c(trained):
     values = np.concatenate([[40.0], np.linspace(1.0, 0.1, 79)])
-    assert "bad_initial_loss" in symptoms(diagnose(with_loss(run, values, acc=0.95)))
+    assert "bad_initial_loss" in symptoms(diagnose(with_loss(trained, values, acc=0.95)))
 
 
-def test_probabilities_as_logits_floor(run):
-    c = run.n_classes
+def test_probabilities_as_logits_floor(trained):
+    c = trained.n_classes
     floor = math.log(1 + (c - 1) / math.e)
     at_floor = np.concatenate([np.linspace(math.log(c), floor * 1.01, 40), np.full(40, floor * 1.01)])
-    assert "probabilities_as_logits" in symptoms(diagnose(with_loss(run, at_floor, acc=0.97)))
+    assert "probabilities_as_logits" in symptoms(diagnose(with_loss(trained, at_floor, acc=0.97)))
     below = np.linspace(math.log(c), floor * 0.3, 80)
-    assert "probabilities_as_logits" not in symptoms(diagnose(with_loss(run, below, acc=0.97)))
+    assert "probabilities_as_logits" not in symptoms(diagnose(with_loss(trained, below, acc=0.97)))
 
 
 def test_static_checks_on_planted_recipes(recipe):
@@ -164,11 +164,11 @@ def test_custom_train_step_with_softmax_output_is_flagged(recipe):
     assert finding.to_json()["fixes"]
 
 
-def test_thresholds_per_call_and_per_project(run, tmp_path):
-    dead_free = diagnose(run)
+def test_thresholds_per_call_and_per_project(trained, tmp_path):
+    dead_free = diagnose(trained)
     assert dead_free.healthy
-    strict = diagnose(run, dead_fraction=1e-9)
-    assert "dead_units" in symptoms(strict) or not run.activations.of_kind("relu")
+    strict = diagnose(trained, dead_fraction=1e-9)
+    assert "dead_units" in symptoms(strict) or not trained.activations.of_kind("relu")
     with pytest.raises(ValueError):
         Thresholds(dead_fraction=2.0)
     (tmp_path / "pyproject.toml").write_text("[tool.trainspec.doctor]\ndead_fraction = 0.95\n")
@@ -176,11 +176,11 @@ def test_thresholds_per_call_and_per_project(run, tmp_path):
     assert project_thresholds(tmp_path).vanishing_ratio == 1e-3  # the others keep their defaults
 
 
-def test_overfitting_when_the_final_validation_loss_is_worse_than_the_best(run):
+def test_overfitting_when_the_final_validation_loss_is_worse_than_the_best(trained):
     n = 80
     falling = 1.1 * np.exp(-np.arange(n) / 15) + 0.05
     at = np.array([19, 39, 59, 79])
-    base = with_loss(run, falling, acc=0.95)
+    base = with_loss(trained, falling, acc=0.95)
 
     def with_val(values):
         history = {"val_loss": Series("val_loss", np.asarray(values, dtype=np.float32), at)}
@@ -188,3 +188,21 @@ def test_overfitting_when_the_final_validation_loss_is_worse_than_the_best(run):
 
     assert "overfitting" in symptoms(diagnose(with_val([0.9, 0.6, 0.8, 0.95])))
     assert "overfitting" not in symptoms(diagnose(with_val([0.9, 0.6, 0.58, 0.6])))
+
+
+@pytest.mark.parametrize(
+    ("pair", "expected"),
+    [("bad_init", {"dead_units"}), ("exploding", {"non_finite", "exploding_gradient"}),
+     ("exploding_clipvalue", {"non_finite"}), ("input_noise", {"accuracy_at_chance"}),
+     ("softmax_logits", {"probabilities_as_logits"})],
+)
+def test_the_doctor_on_curriculum_pairs(pair, expected):
+    # the cheapest curriculum pairs (~4 s each): the broken model's symptom is named and the
+    # fixed model, noisy but learning (clipvalue's regression loss), gets no finding
+    import examples
+
+    found = next(p for p in examples.PAIRS if p.name == pair)
+    broken, fixed = found.recipe("broken"), found.recipe("fixed")
+    assert expected <= symptoms(diagnose(trainspec.train(broken), broken))
+    diagnosis = diagnose(trainspec.train(fixed), fixed)
+    assert diagnosis.healthy, str(diagnosis)

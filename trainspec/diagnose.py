@@ -117,7 +117,9 @@ class Thresholds(BaseModel):
     slow_decrease: float = Field(0.3, gt=0, lt=1)
     slow_steadiness: float = Field(0.5, gt=0)
     # AUTOTRAINER "unstable/oscillating loss": in the second half the loss swings with a
-    # coefficient of variation above this while it has not reached half of its start.
+    # coefficient of variation above this while it has not reached half of its start, and the
+    # second half is not still falling (slope within two standard errors of flat: sampling noise
+    # around a falling loss is not oscillation).
     oscillation_cv: float = Field(0.25, gt=0)
     # Divergence: the end of the run is this fraction above its start, or the loss gave back
     # more than `diverge_rebound` of the progress it had made (AUTOTRAINER "exploding loss").
@@ -403,6 +405,23 @@ def _curve(run: Run) -> _Curve | None:
                   float(smooth.min()), low_at)
 
 
+def _still_falling(values: np.ndarray) -> bool:
+    """Whether ``values`` trend down by more than two standard errors of a least-squares slope.
+
+    Per-batch losses scatter by the sampling noise of a minibatch (with 32 squared errors, a
+    coefficient of variation near 0.25 is expected from sampling alone): a noisy curve that is
+    still going down is learning, not bouncing across a minimum.  The usual two-standard-error
+    test on the trend's slope separates the two without a threshold of its own.
+    """
+    if len(values) < 8:
+        return False
+    x = np.arange(len(values), dtype=np.float64)
+    slope, intercept = np.polyfit(x, values, 1)
+    residual = values - (slope * x + intercept)
+    se = float(np.std(residual, ddof=2)) / math.sqrt(float(((x - x.mean()) ** 2).sum()))
+    return bool(slope < 0 and (se == 0 or slope / se < -2.0))
+
+
 def _is_crossentropy(run: Run) -> bool:
     name = (run.loss_name or "").lower()
     return "crossentropy" in name or (run.loss_name is None and run.n_classes is not None)
@@ -533,7 +552,7 @@ def _dynamic(run: Run, recipe: Any, t: Thresholds) -> list[Finding]:
             half = curve.loss[len(curve.loss) // 2:]
             cv = float(np.std(half) / np.mean(half)) if np.mean(half) > 0 else 0.0
             stuck = float(np.median(half)) > 0.5 * curve.start
-            if stuck and cv > t.oscillation_cv and curve.decrease < 0.5:
+            if stuck and cv > t.oscillation_cv and curve.decrease < 0.5 and not _still_falling(half):
                 out.append(_finding(
                     Symptom.OSCILLATING_LOSS,
                     f"In the second half the loss swings by {cv:.0%} of its level (coefficient of "
@@ -595,7 +614,26 @@ def _dynamic(run: Run, recipe: Any, t: Thresholds) -> list[Finding]:
                     evidence={"accuracy": final, "chance": chance},
                 ))
                 outcome_harm = True
-        elif chance_loss and curve.end >= (1 - t.chance_margin / 2) * chance_loss:
+        val_acc = next((float(v) for k, v in run.val.items() if k.startswith("val_") and "acc" in k
+                        and v is not None and np.isfinite(v)), None)
+        if not any(f.symptom is Symptom.ACCURACY_AT_CHANCE for f in out) and val_acc is not None and (
+            val_acc <= chance + t.chance_margin * (1 - chance)
+        ):
+            out.append(_finding(
+                Symptom.ACCURACY_AT_CHANCE,
+                f"The validation accuracy ends at {val_acc:.3g}, no better than guessing "
+                f"({chance:.3g}): whatever the model fitted on the training data does not carry "
+                "over to held-out inputs (noise or corrupted inputs, misaligned labels, or "
+                "memorisation).",
+                ["check the training inputs look like the validation inputs (noise, scaling, "
+                 "augmentation)", "check the labels are aligned with the inputs", "regularise "
+                 "or use more data if the training accuracy is high"],
+                evidence={"val_accuracy": val_acc, "chance": chance},
+            ))
+            outcome_harm = True
+        if (acc is None or len(acc[1]) < w) and not any(
+            f.symptom is Symptom.ACCURACY_AT_CHANCE for f in out
+        ) and chance_loss and curve.end >= (1 - t.chance_margin / 2) * chance_loss:
             out.append(_finding(
                 Symptom.ACCURACY_AT_CHANCE,
                 f"The loss ends at {curve.end:.3g}, the cross-entropy of a uniform guess "
