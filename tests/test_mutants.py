@@ -8,7 +8,8 @@ import pytest
 import trainspec
 from trainspec import mutants
 from trainspec.constants import MutantStatus, Outcome
-from trainspec.mutate import status
+from trainspec.mutate import info, parse_selection, status
+from trainspec.pairs import Pair, Target
 
 
 @pytest.fixture(scope="module")
@@ -92,3 +93,40 @@ def test_status_of_a_spec_on_a_mutant():
     assert status(Outcome.PASSED, True, False) is MutantStatus.SURVIVED
     assert status(Outcome.PASSED, True, True) is MutantStatus.EQUIVALENT
     assert status(Outcome.SKIPPED, False, False) is MutantStatus.NOT_APPLICABLE
+
+
+def test_sampling_is_seeded_by_the_recipe_and_bounded():
+    selection = parse_selection("all", 2)
+    assert len(selection.pool) == len(mutants.OPERATORS)
+    picked = selection.sample("digits_mlp")
+    assert len(picked) == 2 and picked == selection.sample("digits_mlp")
+    assert {selection.sample(f"recipe{i}") for i in range(20)} != {picked}  # varies by recipe
+    assert parse_selection("all", 0).sample("x") == selection.pool
+    assert parse_selection("huge_l2,lr_x100", "all").pool == ("lr_x100", "huge_l2")
+    for bad in (("lr_x1000", 2), ("all", -1), ("all", "many")):
+        with pytest.raises(ValueError):
+            parse_selection(*bad)
+
+
+def test_a_mutant_that_trains_like_the_original_is_equivalent(recipe, blobs):
+    # zero kernels under ReLU stay zero (no unit is ever active), so an L2 penalty on them is
+    # 0: huge_l2 changes the model's config (another fingerprint) but not one recorded number
+    def zero_mlp():
+        import keras
+
+        return keras.Sequential([keras.Input((2,)),
+                                 keras.layers.Dense(8, activation="relu", kernel_initializer="zeros"),
+                                 keras.layers.Dense(3, activation="softmax",
+                                                    kernel_initializer="zeros")])
+
+    fixed = recipe.replace(model=zero_mlp, name="zero_mlp")
+    pair = Pair("zero", broken=fixed.replace(learning_rate=50.0), fixed=fixed)
+    mutant = mutants.apply("huge_l2", fixed).recipe
+    run = trainspec.train(mutant)
+    assert run.fingerprint != trainspec.train(fixed).fingerprint
+    target = Target("mutant", "zero", "mutant_huge_l2", lambda: mutant, pair)
+    entry = info(target, [run], Outcome.PASSED)
+    assert entry["equivalent"] and entry["status"] == "equivalent"
+    # a mutant that changes the run is not
+    other = trainspec.train(mutants.apply("lr_x100", fixed).recipe)
+    assert not info(target, [other], Outcome.PASSED)["equivalent"]

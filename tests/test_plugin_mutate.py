@@ -41,11 +41,13 @@ SPECS = textwrap.dedent(
 def test_mutate_runs_specs_on_mutants_and_reports_their_strength(pytester):
     pytester.makepyfile(test_specs=SPECS)
     result = pytester.runpytest("-p", "no:cacheprovider", "--trainspec-mutate",
-                                "--trainspec-json=out.json", "-W", "ignore::UserWarning")
+                                "--trainspec-mutate-max=0", "--trainspec-json=out.json",
+                                "-W", "ignore::UserWarning")
     assert result.ret == 0  # survivors are measured, never a session failure
     doc = json.loads((pytester.path / "out.json").read_text())
     mutants = [r for r in doc["results"] if r["kind"] == "mutant"]
-    assert len(mutants) == 3 * 16
+    assert len(mutants) == 3 * 16  # max 0: every operator
+    assert mutants[0]["mutant"]["selection"]["max"] == 0
     by = {(r["spec"].rsplit("::", 1)[1], r["mutant"]["operator"]): r["mutant"]["status"]
           for r in mutants}
     # lr x100 diverges: every spec kills it; tiny clipvalue keeps the run finite
@@ -57,8 +59,10 @@ def test_mutate_runs_specs_on_mutants_and_reports_their_strength(pytester):
     assert {v["verdict"] for v in doc["verdicts"] if v["spec"].endswith("test_loss_falls")} == {
         "caught"}
     text = result.stdout.str()
-    assert "Mutants x specs (spec strength)" in text
+    assert "(spec strength)" in text  # the matrix, or the list on a narrow terminal
     assert "Mutation score per spec file" in text
+    assert "Operators (mutants across pairs)" in text
+    assert "Every selected operator (16)" in text
     assert "test_specs.py" in text
 
 
@@ -67,5 +71,33 @@ def test_without_the_option_no_mutant_items(pytester):
     result = pytester.runpytest("-p", "no:cacheprovider", "--collect-only", "-q")
     assert "mutant_" not in result.stdout.str()
     result = pytester.runpytest("-p", "no:cacheprovider", "--collect-only", "-q",
-                                "--trainspec-mutate")
+                                "--trainspec-mutate", "--trainspec-mutate-max=all")
     assert "test_finite[huge_lr-mutant_label_shuffle]" in result.stdout.str()
+
+
+def _mutant_ids(result):
+    return sorted(line.split("[", 1)[1] for line in result.stdout.lines if "-mutant_" in line)
+
+
+def test_default_samples_two_operators_per_fixed_recipe_reproducibly(pytester):
+    pytester.makepyfile(test_specs=SPECS)
+    args = ("-p", "no:cacheprovider", "--collect-only", "-q", "--trainspec-mutate")
+    first = _mutant_ids(pytester.runpytest(*args))
+    assert len(first) == 3 * 2  # three specs, each on the same two mutants
+    assert len({i.split("-mutant_")[1] for i in first}) == 2
+    assert _mutant_ids(pytester.runpytest(*args)) == first  # seeded by the recipe's name
+
+
+def test_operator_selection_and_bad_values(pytester):
+    pytester.makepyfile(test_specs=SPECS)
+    base = ("-p", "no:cacheprovider", "--collect-only", "-q", "--trainspec-mutate")
+    ids = _mutant_ids(pytester.runpytest(*base, "--trainspec-mutate-operators=lr_x100,huge_l2",
+                                         "--trainspec-mutate-max=0"))
+    assert {i.split("-mutant_")[1].rstrip("]") for i in ids} == {"lr_x100", "huge_l2"}
+    ids = _mutant_ids(pytester.runpytest(*base, "--trainspec-mutate-operators=lr_x100",
+                                         "--trainspec-mutate-max=5"))
+    assert {i.split("-mutant_")[1].rstrip("]") for i in ids} == {"lr_x100"}
+    bad = pytester.runpytest(*base, "--trainspec-mutate-operators=lr_x1000")
+    assert bad.ret == 4 and "unknown mutation operator(s) lr_x1000" in bad.stderr.str()
+    bad = pytester.runpytest(*base, "--trainspec-mutate-max=-1")
+    assert bad.ret == 4 and "trainspec_mutate_max must be >= 0" in bad.stderr.str()

@@ -10,12 +10,22 @@ Mutant items are a measurement: they are marked ``xfail(strict=False)``, so a ki
 shows as ``x``, a survivor as ``X``, and neither changes the session's exit status.  Their
 results travel as ``SpecResult(kind="mutant")`` (so they work under pytest-xdist and appear in
 the JSON with a ``mutant`` object) and the report adds the spec-strength table.
+
+Cost: every mutant is a training run.  By default each distinct fixed recipe gets
+``trainspec_mutate_max`` (2) operators, sampled from the selected ones with a random generator
+seeded by the recipe's name, so a session is reproducible and the same recipe always gets the
+same mutants; every spec applied to the recipe's pairs shares each mutant's run (memoised by
+fingerprint).  ``--trainspec-mutate-max=0`` runs every operator;
+``--trainspec-mutate-operators=lr_x100,label_shuffle`` restricts the pool.  The report says
+which operators ran on which recipe and how many were left out.
 """
 
 from __future__ import annotations
 
+import random
 from collections import OrderedDict
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -29,6 +39,8 @@ from trainspec.pairs import Pair, Target
 
 KIND = "mutant"
 PREFIX = "mutant_"
+#: Operators sampled per distinct fixed recipe unless ``trainspec_mutate_max`` says otherwise.
+DEFAULT_MAX = 2
 
 _STYLE = {
     MutantStatus.KILLED: ("✔ killed", "green"),
@@ -39,29 +51,115 @@ _STYLE = {
 }
 
 
-def _factory(pair: Pair, operator_name: str) -> Any:
+@dataclass(frozen=True)
+class Selection:
+    """Which operators may mutate a fixed recipe (``pool``) and how many of them each distinct
+    fixed recipe gets (``max``; 0: all of them)."""
+
+    pool: tuple[str, ...]
+    max: int = DEFAULT_MAX
+
+    def sample(self, key: str) -> tuple[str, ...]:
+        """The operators for the fixed recipe named ``key``: the same on every run, worker and
+        machine (``random.Random`` seeded by a string is), in the operators' order."""
+        if self.max <= 0 or self.max >= len(self.pool):
+            return self.pool
+        chosen = set(random.Random(f"trainspec-mutate:{key}").sample(self.pool, self.max))
+        return tuple(name for name in self.pool if name in chosen)
+
+    def describe(self) -> dict[str, Any]:
+        return {"pool": list(self.pool), "max": self.max}
+
+
+SELECTION_KEY = pytest.StashKey[Selection]()
+#: Mutants applied in this process, by (fixed recipe source, operator), and the fixed recipes'
+#: runs: every spec applied to a mutant shares one mutant recipe (and, memoised, one run).
+_APPLIED: dict[Any, tuple[Any, Any]] = {}
+_ORIGINALS: dict[Any, tuple[Any, Any]] = {}
+
+
+def _cached(cache: dict[Any, tuple[Any, Any]], key: Any, source: Any, make: Any) -> Any:
+    """``make()`` once per ``source`` object (the key holds its id; the entry keeps the object,
+    so an id reused by a later object is told apart)."""
+    entry = cache.get(key)
+    if entry is None or entry[0] is not source:
+        entry = cache[key] = (source, make())
+    return entry[1]
+
+
+def parse_selection(operators: str | None, maximum: Any) -> Selection:
+    """The selection given by ``trainspec_mutate_operators`` (comma-separated names or ``all``)
+    and ``trainspec_mutate_max`` (an integer >= 0, or ``all``); a ``ValueError`` names a bad
+    value."""
+    from trainspec.mutants import OPERATORS  # no TensorFlow: operators import it when applied
+
+    known = [op.name for op in OPERATORS]
+    text = (operators or "all").strip()
+    if text.lower() == "all":
+        pool = tuple(known)
+    else:
+        names = [n.strip() for n in text.split(",") if n.strip()]
+        unknown = [n for n in names if n not in known]
+        if unknown or not names:
+            raise ValueError(f"unknown mutation operator(s) {', '.join(unknown) or repr(text)}; known: "
+                             f"{', '.join(known)} (or 'all')")
+        pool = tuple(n for n in known if n in names)
+    raw = str(maximum if maximum not in (None, "") else DEFAULT_MAX).strip().lower()
+    try:
+        count = 0 if raw == "all" else int(raw)
+    except ValueError:
+        raise ValueError(f"trainspec_mutate_max must be an integer >= 0 or 'all', got {raw!r}") from None
+    if count < 0:
+        raise ValueError(f"trainspec_mutate_max must be >= 0 (0: every operator), got {count}")
+    return Selection(pool, count)
+
+
+def configure(config: pytest.Config, operators: str | None, maximum: Any) -> None:
+    """Validate the mutation options once per session (a ``pytest.UsageError`` when bad)."""
+    try:
+        config.stash[SELECTION_KEY] = parse_selection(operators, maximum)
+    except ValueError as exc:
+        raise pytest.UsageError(str(exc)) from None
+
+
+def recipe_key(pair: Pair) -> str:
+    """What identifies a pair's fixed recipe without building it: pairs sharing a fixed recipe
+    share its sample of operators, and so (through the run memo) its mutant runs."""
+    from trainspec.recipe import Recipe
+
+    fixed = pair.fixed
+    if isinstance(fixed, Recipe):
+        return fixed.label
+    return f"{getattr(fixed, '__module__', '')}.{getattr(fixed, '__qualname__', pair.name)}"
+
+
+def _factory(pair: Pair, operator_name: str, selection: Selection, sampled: tuple[str, ...]) -> Any:
     def make() -> Any:
         from trainspec import mutants
 
-        mutant = mutants.apply(operator_name, pair.recipe("fixed"))
+        mutant = _cached(_APPLIED, (id(pair.fixed), operator_name), pair.fixed,
+                         lambda: mutants.apply(operator_name, pair.recipe("fixed")))
         if mutant.recipe is None:
             pytest.skip(f"mutant {operator_name} does not apply to {pair.name!r}: {mutant.skipped}")
         return mutant.recipe
 
+    make.selection = {**selection.describe(), "sampled": list(sampled),  # type: ignore[attr-defined]
+                      "recipe": recipe_key(pair)}
     return make
 
 
-def mutant_targets(items: Iterable[Any]) -> list[Target]:
-    """One target per (pair, operator) for the pairs among ``items`` (recipes and sweeps have
-    no fixed recipe to mutate)."""
-    from trainspec.mutants import OPERATORS  # no TensorFlow: operators import it when applied
-
+def mutant_targets(items: Iterable[Any], selection: Selection | None = None) -> list[Target]:
+    """One target per (pair, sampled operator) for the pairs among ``items`` (recipes and
+    sweeps have no fixed recipe to mutate)."""
+    if selection is None:
+        selection = parse_selection(None, None)
     out = []
     for item in _flatten(items):
         if isinstance(item, Pair):
-            for op in OPERATORS:
-                out.append(Target(KIND, item.name, f"{PREFIX}{op.name}", _factory(item, op.name),
-                                  item))
+            sampled = selection.sample(recipe_key(item))
+            for name in sampled:
+                out.append(Target(KIND, item.name, f"{PREFIX}{name}",
+                                  _factory(item, name, selection, sampled), item))
     return out
 
 
@@ -90,10 +188,14 @@ def info(target: Target, runs: list[Any], outcome: Outcome) -> dict[str, Any]:
     op = get(target.variant.removeprefix(PREFIX))
     entry: dict[str, Any] = {"operator": op.name, "family": op.family, "models": op.models,
                              "equivalent": False}
+    selection = getattr(target.source, "selection", None)
+    if selection is not None:
+        entry["selection"] = selection
     if runs:
         from trainspec import train
 
-        original = train(target.owner.recipe("fixed"))
+        fixed = target.owner.fixed
+        original = _cached(_ORIGINALS, id(fixed), fixed, lambda: train(target.owner.recipe("fixed")))
         mutant = runs[0]
         entry["equivalent"] = bool(
             mutant.fingerprint == original.fingerprint
@@ -123,17 +225,31 @@ def _status(result: Any) -> MutantStatus:
     return MutantStatus((result.mutant or {}).get("status", MutantStatus.ERROR.value))
 
 
-def tables(results: list[Any]) -> list[Any]:
-    """The spec-strength table (mutants x specs), the score per spec file, and the survivors."""
-    if not results:
-        return []
-    from trainspec.report import _spec_names
+def _label(status: MutantStatus) -> Text:
+    label, style = _STYLE[status]
+    return Text(label, style=style)
 
-    specs = list(OrderedDict.fromkeys(r.spec for r in results))
-    names = _spec_names(specs)
+
+def _mutants(results: list[Any]) -> dict[tuple[str, str], dict[str, Any]]:
+    """(pair, mutant) -> {spec: result}, in the order the results came."""
     rows: dict[tuple[str, str], dict[str, Any]] = OrderedDict()
     for r in results:
-        rows.setdefault((r.group or "", r.variant or ""), {})[r.spec] = r
+        rows.setdefault((r.group or "", (r.variant or "").removeprefix(PREFIX)), {})[r.spec] = r
+    return rows
+
+
+def _overall(statuses: Iterable[MutantStatus]) -> MutantStatus:
+    """One mutant's status across the specs applied to it: killed if any spec kills it."""
+    found = set(statuses)
+    for status_ in (MutantStatus.KILLED, MutantStatus.SURVIVED, MutantStatus.ERROR,
+                    MutantStatus.EQUIVALENT):
+        if status_ in found:
+            return status_
+    return MutantStatus.NOT_APPLICABLE
+
+
+def _matrix(rows: dict[tuple[str, str], dict[str, Any]], specs: list[str],
+            names: dict[str, str]) -> Table:
     table = Table(title="Mutants x specs (spec strength)", box=box.SIMPLE_HEAVY,
                   title_justify="left")
     table.add_column("pair", style="bold")
@@ -141,26 +257,113 @@ def tables(results: list[Any]) -> list[Any]:
     for spec in specs:
         table.add_column(names[spec], justify="center", overflow="fold")
     table.add_column("killed by", justify="right")
-    survivors = []
-    for (pair, variant), by_spec in rows.items():
-        row: list[Any] = [pair, variant.removeprefix(PREFIX)]
-        statuses = []
+    for (pair, mutant), by_spec in rows.items():
+        row: list[Any] = [pair, mutant]
         for spec in specs:
             r = by_spec.get(spec)
-            if r is None:
-                row.append("")
-                continue
-            st = _status(r)
-            statuses.append(st)
-            label, style = _STYLE[st]
-            row.append(Text(label, style=style))
-        killers = sum(s is MutantStatus.KILLED for s in statuses)
-        counted = [s for s in statuses if s in (MutantStatus.KILLED, MutantStatus.SURVIVED)]
-        if counted and not killers:
-            survivors.append(f"{pair}/{variant.removeprefix(PREFIX)}")
-        cell = f"{killers}/{len(counted)}" if counted else "—"
-        row.append(Text(cell, style="green" if killers else ("bold red" if counted else "dim")))
+            row.append(_label(_status(r)) if r is not None else "")
+        row.append(_killed_cell(by_spec))
         table.add_row(*row)
+    return table
+
+
+def _killed_cell(by_spec: dict[str, Any]) -> Text:
+    statuses = [_status(r) for r in by_spec.values()]
+    killers = sum(s is MutantStatus.KILLED for s in statuses)
+    counted = sum(s in (MutantStatus.KILLED, MutantStatus.SURVIVED) for s in statuses)
+    return Text(f"{killers}/{counted}" if counted else "—",
+                style="green" if killers else ("bold red" if counted else "dim"))
+
+
+def _list(rows: dict[tuple[str, str], dict[str, Any]], names: dict[str, str]) -> Table:
+    """One row per mutant naming the specs that kill it and those it survives."""
+    table = Table(title="Mutants (spec strength)", box=box.SIMPLE_HEAVY, title_justify="left")
+    table.add_column("pair", style="bold", no_wrap=True)
+    table.add_column("mutant", no_wrap=True)
+    table.add_column("status", no_wrap=True)
+    table.add_column("killed by", style="green", overflow="fold")
+    table.add_column("survives", overflow="fold")
+    for (pair, mutant), by_spec in rows.items():
+        overall = _overall(_status(r) for r in by_spec.values())
+        label = _label(overall)
+        label.append(f" {_killed_cell(by_spec).plain}", style="dim")
+        killers = [names[s] for s, r in by_spec.items() if _status(r) is MutantStatus.KILLED]
+        survived = [names[s] for s, r in by_spec.items() if _status(r) is MutantStatus.SURVIVED]
+        table.add_row(pair, mutant, label, ", ".join(killers) or "—",
+                      Text(", ".join(survived) or "—", style="red" if survived else "dim"))
+    return table
+
+
+def _operator_table(rows: dict[tuple[str, str], dict[str, Any]]) -> Table:
+    """Per operator: how many of its mutants ran, and how many some spec killed."""
+    from trainspec.mutants import OPERATORS
+
+    counts: dict[str, dict[MutantStatus, int]] = OrderedDict()
+    for (_pair, mutant), by_spec in rows.items():
+        overall = _overall(_status(r) for r in by_spec.values())
+        counts.setdefault(mutant, {s: 0 for s in MutantStatus})[overall] += 1
+    table = Table(title="Operators (mutants across pairs)", box=box.SIMPLE_HEAVY,
+                  title_justify="left")
+    for col in ("operator", "family", "mutants", "killed", "survived", "equivalent", "n/a",
+                "error"):
+        table.add_column(col, justify="left" if col in ("operator", "family") else "right")
+    for op in OPERATORS:
+        c = counts.get(op.name)
+        if c is None:
+            continue
+        table.add_row(op.name, op.family, str(sum(c.values())),
+                      *(str(c[s]) if c[s] else Text("0", style="dim") for s in (
+                          MutantStatus.KILLED, MutantStatus.SURVIVED, MutantStatus.EQUIVALENT,
+                          MutantStatus.NOT_APPLICABLE, MutantStatus.ERROR)))
+    return table
+
+
+def _sampling_note(results: list[Any], rows: dict[tuple[str, str], dict[str, Any]]) -> Text | None:
+    """What was sampled and what was left out, from the selection each mutant carries."""
+    from trainspec.mutants import OPERATORS
+
+    selections = [r.mutant.get("selection") for r in results if (r.mutant or {}).get("selection")]
+    if not selections:
+        return None
+    recipes = {sel["recipe"]: sel for sel in selections}
+    pool = selections[0]["pool"]
+    maximum = selections[0]["max"]
+    ran = OrderedDict.fromkeys(mutant for _pair, mutant in rows)
+    never = [op.name for op in OPERATORS if op.name in pool and op.name not in ran]
+    total = len(recipes) * len(pool)
+    sampled = sum(len(sel["sampled"]) for sel in recipes.values())
+    text = Text()
+    if 0 < maximum < len(pool):
+        text.append(f"Sampled {maximum} of {len(pool)} operators per distinct fixed recipe "
+                    f"(trainspec_mutate_max={maximum}, seeded by the recipe's name): {sampled} of "
+                    f"{total} mutants of {len(recipes)} recipes; {len(ran)} operators ran")
+        text.append(f", never sampled: {', '.join(never)}" if never else "")
+        text.append(". --trainspec-mutate-max=0 runs every operator.")
+    else:
+        text.append(f"Every selected operator ({len(pool)}) on each of {len(recipes)} distinct "
+                    f"fixed recipes: {total} mutants.")
+    left_out = [op.name for op in OPERATORS if op.name not in pool]
+    if left_out:
+        text.append(f" Not selected (trainspec_mutate_operators): {', '.join(left_out)}.")
+    return text
+
+
+def tables(results: list[Any], width: int = 100) -> list[Any]:
+    """The spec-strength table (mutants x specs, or a list when the matrix would not fit), the
+    operators that ran, the score per spec file, what was sampled, and the survivors."""
+    if not results:
+        return []
+    from trainspec.report import _spec_names
+
+    specs = list(OrderedDict.fromkeys(r.spec for r in results))
+    names = _spec_names(specs)
+    rows = _mutants(results)
+    pair_width = max(len(pair) + len(mutant) for pair, mutant in rows)
+    matrix_width = pair_width + sum(max(len(n), 12) + 3 for n in names.values()) + 20
+    out: list[Any] = [_matrix(rows, specs, names) if matrix_width <= width else _list(rows, names),
+                      _operator_table(rows)]
+    survivors = [f"{pair}/{mutant}" for (pair, mutant), by_spec in rows.items()
+                 if _overall(_status(r) for r in by_spec.values()) is MutantStatus.SURVIVED]
 
     # mutation score per spec file: a mutant counts once per file, killed if any spec kills it
     files: dict[str, dict[tuple[str, str], set[MutantStatus]]] = OrderedDict()
@@ -184,7 +387,10 @@ def tables(results: list[Any]) -> list[Any]:
         score = f"{killed / total:.0%}" if total else "—"
         scores.add_row(file, str(killed), str(survived), str(equivalent), str(na),
                        Text(score, style="green" if total and killed == total else "bold"))
-    out: list[Any] = [table, scores]
+    out.append(scores)
+    note = _sampling_note(results, rows)
+    if note is not None:
+        out.append(note)
     if survivors:
         out.append(Text(f"{len(survivors)} mutant(s) no spec kills: " + ", ".join(survivors) +
                         ". Add a spec asserting the symptom each one causes.", style="bold red"))

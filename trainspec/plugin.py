@@ -54,6 +54,26 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     parser.addini("trainspec_mutate", "run specs on mutants of fixed recipes", type="bool",
                   default=False)
+    group.addoption(
+        "--trainspec-mutate-operators",
+        dest="trainspec_mutate_operators",
+        metavar="NAMES",
+        default=None,
+        help="with --trainspec-mutate: the mutation operators to sample from, comma-separated, "
+        "or all (default) (ini: trainspec_mutate_operators).",
+    )
+    parser.addini("trainspec_mutate_operators", "mutation operators to sample from, or all",
+                  default="all")
+    group.addoption(
+        "--trainspec-mutate-max",
+        dest="trainspec_mutate_max",
+        metavar="N",
+        default=None,
+        help="with --trainspec-mutate: operators per distinct fixed recipe, sampled with a seed "
+        "from the recipe's name (default 2; 0 or all: every operator) (ini: trainspec_mutate_max).",
+    )
+    parser.addini("trainspec_mutate_max", "mutation operators per fixed recipe (0: all)",
+                  default="2")
     parser.addini("trainspec_doctor", "doctor thresholds, one 'name = value' per line",
                   type="linelist", default=[])
     group.addoption(
@@ -105,6 +125,11 @@ def pytest_configure(config: pytest.Config) -> None:
             configure(**parse_lines(doctor))
         except ValueError as exc:
             raise pytest.UsageError(f"trainspec_doctor: {exc}") from None
+    if option(config, "trainspec_mutate"):
+        from trainspec.mutate import configure as configure_mutation
+
+        configure_mutation(config, option(config, "trainspec_mutate_operators"),
+                           option(config, "trainspec_mutate_max"))
     config.pluginmanager.register(SessionHooks(config), "trainspec-session")
     logdir = option(config, "trainspec_tensorboard")
     if logdir:
@@ -144,9 +169,9 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     xdist = metafunc.config.pluginmanager.hasplugin("xdist")
     targets = targets_of(marker.args)
     if option(metafunc.config, "trainspec_mutate"):
-        from trainspec.mutate import mutant_targets
+        from trainspec.mutate import SELECTION_KEY, mutant_targets
 
-        targets += mutant_targets(marker.args)
+        targets += mutant_targets(marker.args, metafunc.config.stash.get(SELECTION_KEY, None))
     params = [
         pytest.param(target, id=target.id, marks=_marks(target, xdist))
         for target in targets

@@ -363,7 +363,7 @@ def render(book: ResultBook, mode: str = "full", width: int = 100, color: bool =
     if book.by_kind("mutant"):
         from trainspec.mutate import tables as mutation_tables
 
-        for renderable in mutation_tables(book.by_kind("mutant")):
+        for renderable in mutation_tables(book.by_kind("mutant"), width):
             console.print(renderable)
     for error in book.collection_errors:
         console.print(Panel(Text(error["message"]), title=f"COLLECTION ERROR · {error['nodeid']}",
