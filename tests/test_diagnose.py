@@ -146,6 +146,16 @@ def test_static_checks_on_planted_recipes(recipe):
     assert "unscaled_inputs" in {str(f.symptom) for f in check_recipe(ints)}
 
 
+def test_static_risks_need_harm_in_the_run(trained, recipe):
+    # dropout 0.95 and x255 inputs are risks: beside a run that trains well they are not reported
+    for operator in ("dropout_095", "unscaled_inputs"):
+        risky = mutants.apply(operator, recipe).recipe
+        assert check_recipe(risky)
+        assert diagnose(trained, risky).healthy
+    linear = mutants.apply("no_activation", recipe).recipe  # an error, reported regardless
+    assert "linear_model" in symptoms(diagnose(trained, linear))
+
+
 def test_custom_train_step_with_softmax_output_is_flagged(recipe):
     def train_step(model, optimizer, x, y):
         import tensorflow as tf

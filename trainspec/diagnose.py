@@ -18,7 +18,9 @@ Two rules keep healthy runs free of findings:
   their own;
 * *mechanism* symptoms (update ratios) are reported when the loss shows harm too, or when they are
   a hundred times past their bound; vanishing/exploding gradients, dead and saturated units use
-  the published bounds, which healthy networks are far from.
+  the published bounds, which healthy networks are far from;
+* static *risks* (dropout above 0.5, inputs far outside [-1, 1]) are reported with a run only
+  when the run shows some harm: ``check_recipe`` alone reports them always.
 
 TensorFlow is imported only by the static checks (to build the model), never by importing this
 module.
@@ -76,6 +78,9 @@ STATIC = frozenset({
     Symptom.PROBABILITIES_AS_LOGITS, Symptom.LOGITS_AS_PROBABILITIES, Symptom.LINEAR_MODEL,
     Symptom.EXCESSIVE_DROPOUT, Symptom.UNSCALED_INPUTS,
 })
+#: Static symptoms that are risks rather than errors (a model with 0.6 dropout, or unscaled
+#: features and Adam, can train well): with a run, reported only when the run shows harm too.
+RISKS = frozenset({Symptom.EXCESSIVE_DROPOUT, Symptom.UNSCALED_INPUTS})
 
 
 class Thresholds(BaseModel):
@@ -358,9 +363,11 @@ def diagnose(run: Run, recipe: Any = None, *, thresholds: Thresholds | None = No
     """
     t = (thresholds or project_thresholds()).updated(**overrides)
     findings: list[Finding] = []
+    dynamic = _dynamic(run, recipe, t)
     if recipe is not None:
-        findings += check_recipe(recipe, thresholds=t)
-    findings += _dynamic(run, recipe, t)
+        findings += [f for f in check_recipe(recipe, thresholds=t)
+                     if f.symptom not in RISKS or dynamic]
+    findings += dynamic
     seen: set[Symptom] = {f.symptom for f in findings if f.symptom in STATIC}
     unique = []
     for f in findings:  # a static finding and its dynamic confirmation: keep the static one

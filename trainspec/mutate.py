@@ -276,26 +276,35 @@ def _killed_cell(by_spec: dict[str, Any]) -> Text:
 
 
 def _list(rows: dict[tuple[str, str], dict[str, Any]], names: dict[str, str]) -> Table:
-    """One row per mutant naming the specs that kill it and those it survives."""
+    """One row per mutant, grouped by pair, naming the specs that kill it and those it survives:
+    readable at 80 columns however many specs there are."""
     table = Table(title="Mutants (spec strength)", box=box.SIMPLE_HEAVY, title_justify="left")
-    table.add_column("pair", style="bold", no_wrap=True)
-    table.add_column("mutant", no_wrap=True)
+    table.add_column("pair / mutant", no_wrap=True)
     table.add_column("status", no_wrap=True)
-    table.add_column("killed by", style="green", overflow="fold")
-    table.add_column("survives", overflow="fold")
+    table.add_column("specs: ✔ kill it, ✘ it survives", overflow="fold")
+    short = {spec: name.removeprefix("test_") for spec, name in names.items()}
+    last = None
     for (pair, mutant), by_spec in rows.items():
-        overall = _overall(_status(r) for r in by_spec.values())
-        label = _label(overall)
+        if pair != last:
+            table.add_row(Text(pair, style="bold"), "", "")
+            last = pair
+        label = _label(_overall(_status(r) for r in by_spec.values()))
         label.append(f" {_killed_cell(by_spec).plain}", style="dim")
-        killers = [names[s] for s, r in by_spec.items() if _status(r) is MutantStatus.KILLED]
-        survived = [names[s] for s, r in by_spec.items() if _status(r) is MutantStatus.SURVIVED]
-        table.add_row(pair, mutant, label, ", ".join(killers) or "—",
-                      Text(", ".join(survived) or "—", style="red" if survived else "dim"))
+        specs = Text()
+        for spec, r in by_spec.items():
+            st = _status(r)
+            mark, style = {MutantStatus.KILLED: ("✔", "green"),
+                           MutantStatus.SURVIVED: ("✘", "red")}.get(st, ("·", "dim"))
+            if specs:
+                specs.append(" ")
+            specs.append(f"{mark} {short[spec]}", style=style)
+        table.add_row(f"  {mutant}", label, specs)
     return table
 
 
-def _operator_table(rows: dict[tuple[str, str], dict[str, Any]]) -> Table:
-    """Per operator: how many of its mutants ran, and how many some spec killed."""
+def _operator_table(rows: dict[tuple[str, str], dict[str, Any]], width: int = 100) -> Table:
+    """Per operator: how many of its mutants ran, and how many some spec killed (the operator's
+    family too when the terminal has room)."""
     from trainspec.mutants import OPERATORS
 
     counts: dict[str, dict[MutantStatus, int]] = OrderedDict()
@@ -304,14 +313,17 @@ def _operator_table(rows: dict[tuple[str, str], dict[str, Any]]) -> Table:
         counts.setdefault(mutant, {s: 0 for s in MutantStatus})[overall] += 1
     table = Table(title="Operators (mutants across pairs)", box=box.SIMPLE_HEAVY,
                   title_justify="left")
-    for col in ("operator", "family", "mutants", "killed", "survived", "equivalent", "n/a",
-                "error"):
-        table.add_column(col, justify="left" if col in ("operator", "family") else "right")
+    family = width >= 100
+    table.add_column("operator", no_wrap=True)
+    if family:
+        table.add_column("family")
+    for col in ("mutants", "killed", "survived", "equiv.", "n/a", "error"):
+        table.add_column(col, justify="right")
     for op in OPERATORS:
         c = counts.get(op.name)
         if c is None:
             continue
-        table.add_row(op.name, op.family, str(sum(c.values())),
+        table.add_row(op.name, *([op.family] if family else []), str(sum(c.values())),
                       *(str(c[s]) if c[s] else Text("0", style="dim") for s in (
                           MutantStatus.KILLED, MutantStatus.SURVIVED, MutantStatus.EQUIVALENT,
                           MutantStatus.NOT_APPLICABLE, MutantStatus.ERROR)))
@@ -361,7 +373,7 @@ def tables(results: list[Any], width: int = 100) -> list[Any]:
     pair_width = max(len(pair) + len(mutant) for pair, mutant in rows)
     matrix_width = pair_width + sum(max(len(n), 12) + 3 for n in names.values()) + 20
     out: list[Any] = [_matrix(rows, specs, names) if matrix_width <= width else _list(rows, names),
-                      _operator_table(rows)]
+                      _operator_table(rows, width)]
     survivors = [f"{pair}/{mutant}" for (pair, mutant), by_spec in rows.items()
                  if _overall(_status(r) for r in by_spec.values()) is MutantStatus.SURVIVED]
 
