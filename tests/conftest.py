@@ -27,6 +27,14 @@ def small_mlp(activation: str = "relu", width: int = 16, depth: int = 2):
     return build
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config: pytest.Config) -> None:
+    """trainspec's own tests train every run: no disk cache in this outer session (the
+    pytester sessions inside it have their own, in their temporary folders)."""
+    if config.getoption("trainspec_cache", None) is None:
+        config.option.trainspec_cache = "off"
+
+
 @pytest.fixture(scope="session")
 def blobs() -> tuple[np.ndarray, np.ndarray]:
     return datasets.blobs(n=512, classes=3, seed=0)

@@ -16,9 +16,16 @@ TARGET_KEY = pytest.StashKey[Target]()
 RUNS_KEY = pytest.StashKey[list]()
 
 
+def plain_nodeid(nodeid: str) -> str:
+    """The node id without the ``@group`` suffix pytest-xdist adds under ``--dist loadgroup``
+    (an ``@`` after the last ``::`` and ``]``), so results match a run without xdist."""
+    at = nodeid.rfind("@")
+    return nodeid[:at] if at > max(nodeid.rfind("]"), nodeid.rfind("::")) else nodeid
+
+
 def spec_id(item: pytest.Item) -> str:
     """The node id without parameters: one id per spec function."""
-    return item.nodeid.split("[", 1)[0]
+    return plain_nodeid(item.nodeid).split("[", 1)[0]
 
 
 def outcome_of(excinfo: pytest.ExceptionInfo[BaseException] | None) -> Outcome:
@@ -75,7 +82,7 @@ def build_result(item: pytest.Item, excinfo: pytest.ExceptionInfo[BaseException]
     runs = item.stash.get(RUNS_KEY, [])
     outcome = outcome_of(excinfo)
     result = SpecResult(
-        nodeid=item.nodeid,
+        nodeid=plain_nodeid(item.nodeid),
         spec=spec_id(item),
         kind=target.kind if target else "plain",
         group=target.group if target else None,

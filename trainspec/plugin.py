@@ -15,13 +15,14 @@ import pytest
 from trainspec import events
 from trainspec.exceptions import TrainspecError
 from trainspec.expect import fail
-from trainspec.observe import RUNS_KEY, TARGET_KEY, build_result
+from trainspec.observe import RUNS_KEY, TARGET_KEY, build_result, plain_nodeid
 from trainspec.pairs import MARKER, Target, targets_of
 from trainspec.report import render
 from trainspec.results import PROPERTY, ResultBook, SpecResult, environment, write_json
 
 _REPORT_MODES = ("full", "problems", "off")
 _PROGRESS_MODES = ("auto", "on", "off")
+_CACHE_MODES = ("on", "off", "read", "write")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -95,6 +96,31 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "(default: on an interactive terminal unless -q), on or off (ini: trainspec_progress).",
     )
     parser.addini("trainspec_progress", "auto, on or off", default="auto")
+    group.addoption(
+        "--trainspec-cache",
+        dest="trainspec_cache",
+        choices=_CACHE_MODES,
+        default=None,
+        help="the on-disk run cache: on (default: use and write entries), off, read (use "
+        "entries, never write) or write (always train, refresh entries) (ini: trainspec_cache).",
+    )
+    parser.addini("trainspec_cache", "run cache: on, off, read or write", default="on")
+    group.addoption(
+        "--trainspec-cache-dir",
+        dest="trainspec_cache_dir",
+        metavar="DIR",
+        default=None,
+        help="the run cache folder (default: $TRAINSPEC_CACHE_DIR, else the ini option "
+        "trainspec_cache_dir, else .trainspec_cache in the rootdir).",
+    )
+    parser.addini("trainspec_cache_dir", "run cache folder, relative to the rootdir", default="")
+    group.addoption(
+        "--trainspec-clear-cache",
+        dest="trainspec_clear_cache",
+        action="store_true",
+        default=False,
+        help="delete every run cache entry before the session starts.",
+    )
 
 
 def option(config: pytest.Config, name: str) -> Any:
@@ -130,7 +156,11 @@ def pytest_configure(config: pytest.Config) -> None:
 
         configure_mutation(config, option(config, "trainspec_mutate_operators"),
                            option(config, "trainspec_mutate_max"))
-    config.pluginmanager.register(SessionHooks(config), "trainspec-session")
+    hooks = SessionHooks(config, _run_cache(config))
+    config.pluginmanager.register(hooks, "trainspec-session")
+    if config.pluginmanager.hasplugin("xdist"):
+        _default_to_loadgroup(config)
+        config.pluginmanager.register(XdistHooks(hooks), "trainspec-xdist")
     logdir = option(config, "trainspec_tensorboard")
     if logdir:
         from trainspec.tensorboard import TensorBoardHook
@@ -138,6 +168,45 @@ def pytest_configure(config: pytest.Config) -> None:
         config.pluginmanager.register(
             TensorBoardHook(config.invocation_params.dir / logdir), "trainspec-tensorboard"
         )
+
+
+def _run_cache(config: pytest.Config) -> Any:
+    """The session's disk cache (installed even when off, so it shadows an outer session's)."""
+    from trainspec.cache import RunCache, resolve_dir
+
+    mode = option(config, "trainspec_cache")
+    if mode not in _CACHE_MODES:
+        raise pytest.UsageError(f"trainspec_cache must be one of {', '.join(_CACHE_MODES)}, "
+                                f"not {mode!r}")
+    directory = resolve_dir(config.getoption("trainspec_cache_dir", None),
+                            config.getini("trainspec_cache_dir"), config.rootpath,
+                            config.invocation_params.dir)
+    cache = RunCache(directory, mode)
+    if config.getoption("trainspec_clear_cache", False) and not hasattr(config, "workerinput"):
+        cache.clear()  # on the controller, before any worker starts
+    return cache.install()
+
+
+def _dist_given(config: pytest.Config) -> bool:
+    """Whether the user chose an xdist distribution mode (command line, PYTEST_ADDOPTS, ini)."""
+    import os
+    import shlex
+
+    words = list(config.invocation_params.args)
+    words += shlex.split(os.environ.get("PYTEST_ADDOPTS", ""))
+    try:
+        words += list(config.getini("addopts"))
+    except (ValueError, KeyError):
+        pass
+    return any(str(w) in ("-d", "--distload") or str(w).startswith("--dist") for w in words)
+
+
+def _default_to_loadgroup(config: pytest.Config) -> None:
+    """``-n N`` without ``--dist``: xdist would balance test by test; trainspec asks for
+    ``loadgroup`` so the specs of one run (one ``xdist_group``) share a worker and the run trains
+    once."""
+    if getattr(config.option, "dist", "no") == "load" and not _dist_given(config):
+        config.option.dist = "loadgroup"
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
@@ -237,16 +306,52 @@ class SessionHooks:
     #: a run belongs to the innermost one only.
     _active: list[SessionHooks] = []
 
-    def __init__(self, config: pytest.Config):
+    def __init__(self, config: pytest.Config, cache: Any = None):
         self.config = config
         self.book = ResultBook()
         self.is_worker = hasattr(config, "workerinput")
+        self.cache = cache
+        #: every run this session used, by fingerprint: True when it came from the disk cache
+        self.runs: dict[str, bool] = {}
+        #: node ids in collection order (the report and JSON follow it, with or without xdist)
+        self.order: dict[str, int] = {}
         self._current: list[Any] | None = None
         events.LISTENERS.append(self._on_run)
 
     def _on_run(self, recipe: Any, run: Any) -> None:
-        if self._current is not None and SessionHooks._active[-1:] == [self]:
-            self._current.append(run)
+        if SessionHooks._active[-1:] == [self]:
+            self.add_run(run.fingerprint, bool(run.from_cache))
+            if self._current is not None:
+                self._current.append(run)
+
+    def add_run(self, fingerprint: str, from_cache: bool) -> None:
+        """A run is counted as trained when any process trained it."""
+        self.runs[fingerprint] = self.runs.get(fingerprint, True) and from_cache
+
+    def set_order(self, nodeids: list[str]) -> None:
+        if not self.order:
+            self.order = {plain_nodeid(n): i for i, n in enumerate(nodeids)}
+
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        self.set_order([item.nodeid for item in session.items])
+
+    def session_data(self) -> dict[str, Any]:
+        """What a worker sends the controller at the end (``workeroutput``)."""
+        return {"runs": dict(self.runs),
+                "cache": self.cache.stats.to_json() if self.cache is not None else None}
+
+    def merge(self, data: dict[str, Any]) -> None:
+        for fingerprint, from_cache in (data.get("runs") or {}).items():
+            self.add_run(fingerprint, bool(from_cache))
+        if self.cache is not None and data.get("cache"):
+            self.cache.stats.merge(data["cache"])
+
+    def _finish_book(self) -> None:
+        self.book.sort(self.order)
+        self.book.runs = dict(self.runs)
+        if self.cache is not None:
+            self.book.cache = {"mode": str(self.cache.mode), "dir": str(self.cache.directory),
+                               **self.cache.stats.to_json()}
 
     @staticmethod
     def _is_spec(item: pytest.Item) -> bool:
@@ -313,6 +418,7 @@ class SessionHooks:
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         if self.is_worker:
             return
+        self._finish_book()
         writer = self.config.get_terminal_writer()
         text = render(
             self.book,
@@ -325,9 +431,13 @@ class SessionHooks:
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
-        path = option(self.config, "trainspec_json")
-        if self.is_worker or not path:
+        if self.is_worker:
+            self.config.workeroutput[PROPERTY] = self.session_data()  # type: ignore[attr-defined]
             return
+        path = option(self.config, "trainspec_json")
+        if not path:
+            return
+        self._finish_book()
         target = Path(path)
         if not target.is_absolute():
             target = self.config.invocation_params.dir / target
@@ -336,3 +446,21 @@ class SessionHooks:
     def pytest_unconfigure(self) -> None:
         if self._on_run in events.LISTENERS:
             events.LISTENERS.remove(self._on_run)
+        if self.cache is not None:
+            self.cache.uninstall()
+
+
+class XdistHooks:
+    """Controller-side pytest-xdist hooks, registered only when xdist is loaded: the collection
+    order and each worker's session data (runs trained or loaded, cache counts)."""
+
+    def __init__(self, hooks: SessionHooks):
+        self.hooks = hooks
+
+    def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:
+        self.hooks.set_order(list(ids))
+
+    def pytest_testnodedown(self, node: Any, error: Any) -> None:
+        data = getattr(node, "workeroutput", {}).get(PROPERTY)
+        if data:
+            self.hooks.merge(data)

@@ -234,7 +234,8 @@ def plain_table(results: list[SpecResult]) -> Table:
     table.add_column("loss")
     for r in results:
         label, style = _OUTCOME_STYLE.get(r.outcome, (r.outcome, ""))
-        table.add_row(short_spec(r.spec), r.label or r.group or "—", Text(label, style=style),
+        run = (r.label or r.group or "—") + (" (cached)" if r.from_cache else "")
+        table.add_row(short_spec(r.spec), run, Text(label, style=style),
                       Text(sparkline(_curve(r.loss_curve), 20), style="cyan"))
     return table
 
@@ -278,6 +279,8 @@ def failure_panel(result: SpecResult, title: str, border: str) -> Panel:
             text.append(f" Fix: {finding['fixes'][0]}", style="italic")
         parts.append(text)
     repro = f"seed {result.seed}" if result.seed is not None else "no run"
+    if result.from_cache:
+        repro += ", run from the cache"
     parts.append(Text(f"reproduce: pytest \"{result.nodeid}\"  ({repro})", style="dim"))
     return Panel(Group(*parts), title=title, title_align="left", border_style=border)
 
@@ -339,6 +342,10 @@ def summary_line(book: ResultBook) -> Text:
         n = len(book.collection_errors)
         text.append(f"{'; ' if text.plain else ''}{n} collection error{'s' if n != 1 else ''}",
                     style="bold magenta")
+    if book.runs:
+        runs = book.run_counts()
+        text.append(f"{'; ' if text.plain else ''}{runs['total']} run{'s' if runs['total'] != 1 else ''}"
+                    f": {runs['trained']} trained, {runs['from_cache']} from the cache")
     if counts[Verdict.MISSED] or counts[Verdict.FALSE_ALARM]:
         text.append(". Fix the specs or models above, then re-run pytest.")
     return text

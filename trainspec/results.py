@@ -108,6 +108,20 @@ class ResultBook:
     def __init__(self) -> None:
         self.results: list[SpecResult] = []
         self.collection_errors: list[dict[str, str]] = []
+        #: every run of the session by fingerprint: True when it came from the disk cache
+        self.runs: dict[str, bool] = {}
+        #: the disk cache's mode, folder and counts (None when the plugin did not set it)
+        self.cache: dict[str, Any] | None = None
+
+    def sort(self, order: dict[str, int]) -> None:
+        """Put results in collection order (as reports arrive in any order under xdist)."""
+        last = len(order)
+        self.results.sort(key=lambda r: order.get(r.nodeid, last))
+
+    def run_counts(self) -> dict[str, int]:
+        """Distinct runs of the session: how many trained and how many came from the cache."""
+        cached = sum(self.runs.values())
+        return {"total": len(self.runs), "trained": len(self.runs) - cached, "from_cache": cached}
 
     def add(self, result: SpecResult) -> None:
         self.results.append(result)
@@ -174,6 +188,8 @@ class ResultBook:
                 for v in self.pair_verdicts()
             ],
             "collection_errors": self.collection_errors,
+            "runs": self.run_counts(),
+            "cache": self.cache,
         }
 
 
