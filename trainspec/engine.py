@@ -12,9 +12,11 @@ import os
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's C++ chatter out of pytest
 
 import inspect  # noqa: E402
+import json  # noqa: E402
 import re  # noqa: E402
 import time  # noqa: E402
 import traceback  # noqa: E402
+from collections import OrderedDict  # noqa: E402
 from collections.abc import Callable  # noqa: E402
 from dataclasses import dataclass, field  # noqa: E402
 from typing import Any  # noqa: E402
@@ -87,6 +89,24 @@ def fingerprint(recipe: Recipe) -> str:
     return _prepare(recipe).fingerprint
 
 
+def trace_count() -> int:
+    """How many times this process has traced a training loop (runs that reused a traced graph
+    do not count).
+
+    Example:
+        >>> before = trainspec.engine.trace_count()          # doctest: +SKIP
+        >>> runs = [trainspec.train(recipe.replace(learning_rate=lr)) for lr in (0.1, 0.01)]
+        >>> trainspec.engine.trace_count() - before          # one graph for both learning rates
+        1
+    """
+    return _TRACES
+
+
+def clear_graphs() -> None:
+    """Forget the traced graphs kept for reuse (the next run of every recipe traces again)."""
+    _GRAPHS.clear()
+
+
 # -- preparation -------------------------------------------------------------------------------
 
 
@@ -111,7 +131,9 @@ class _Prepared:
 
 
 def _seed(seed: int) -> None:
-    keras.backend.clear_session()  # resets layer-name counters, so names are reproducible
+    # Resets layer-name counters, so names are reproducible.  Without the full garbage collection
+    # (~0.2 s a run with TensorFlow loaded): Python's collector frees the previous models anyway.
+    keras.backend.clear_session(free_memory=False)
     keras.utils.set_random_seed(seed)
     tf.config.experimental.enable_op_determinism()
 
@@ -585,6 +607,8 @@ def _build_loop(p: _Prepared) -> Callable[..., dict[str, Any]]:
         ],
     )
     def loop(x: Any, y: Any, idx: Any, hist_flags: Any) -> dict[str, Any]:
+        global _TRACES
+        _TRACES += 1
         def ta(shape: list[int]) -> Any:
             return tf.TensorArray(tf.float32, size=0, dynamic_size=True, element_shape=shape)
 
@@ -637,6 +661,202 @@ def _build_eval(p: _Prepared) -> Callable[..., Any]:
     return evaluate
 
 
+# -- traced graphs shared across runs -----------------------------------------------------------
+#
+# Tracing the loop costs far more than a short run of a small model, and the graph of a run does
+# not depend on every value of its recipe: the data, batch indices and histogram steps are
+# arguments of the traced function, and the weights, learning rate, optimizer slots, iteration
+# count and dropout seeds are variables it reads.  Runs whose recipes differ only there (a
+# learning-rate sweep, the input-noise pair, models differing only in initializers) share one
+# traced loop: the new recipe's model and optimizer are still built, after the same seeding, and
+# their every variable is copied into the model and optimizer the loop was traced on.  The graph
+# and all its inputs are then those a fresh trace would have, so the run records the same bits.
+#
+# A recipe shares graphs only when its graph key (below) describes everything its graph bakes
+# in; otherwise it traces its own (``_graph_key`` returns None).  Optimizer clipping values
+# (``clipnorm``, ``clipvalue``, ``global_clipnorm``) and momentum or beta values are Python
+# floats Keras writes into the graph as constants, so they stay in the key: changing them traces.
+
+#: Traced loops kept for reuse (least recently used dropped first); each keeps a model and an
+#: optimizer alive.  TRAINSPEC_GRAPH_REUSE=0 turns reuse off.
+GRAPH_CACHE_SIZE = 4
+_GRAPHS: OrderedDict[str, _Graph] = OrderedDict()
+_TRACES = 0
+
+#: Stateful ops a shared graph may contain: variable reads and writes and the loop itself.
+#: Anything else (a stateful random op in a custom step, say) keeps state outside the variables
+#: copied between runs, so such a graph is not shared.
+_SHAREABLE_STATEFUL_OPS = frozenset({
+    "ReadVariableOp", "AssignVariableOp", "AssignAddVariableOp", "AssignSubVariableOp",
+    "ResourceGather", "ResourceGatherNd", "While", "If", "StatefulPartitionedCall", "NoOp",
+    "Assert",
+})
+
+
+@dataclass
+class _Graph:
+    """A traced loop (and evaluation) with the model and optimizer whose variables it reads."""
+
+    model: Any
+    optimizer: Any
+    loop: Callable[..., Any]
+    evaluate: Callable[..., Any] | None
+
+
+def _reuse_enabled() -> bool:
+    return os.environ.get("TRAINSPEC_GRAPH_REUSE", "1").strip().lower() not in ("0", "false", "off", "no")
+
+
+def _is_keras(obj: Any) -> bool:
+    module = getattr(obj, "__module__", None) or type(obj).__module__
+    return module.split(".")[0] == "keras"
+
+
+def _described(value: Any, depth: int = 0) -> bool:
+    """True when ``identity(value)`` determines what ``value`` computes: plain values, arrays,
+    Keras' own functions and configurable objects, and functions whose defaults and closed-over
+    values are themselves described.  A bound method (its object is not hashed), an object known
+    only by its type name, or a stateful Keras metric or layer is not."""
+    if isinstance(value, (int, float, str, bool, type(None), np.ndarray, np.generic)):
+        return True
+    if isinstance(value, (list, tuple)):
+        return all(_described(v, depth + 1) for v in value)
+    if isinstance(value, dict):
+        return all(_described(v, depth + 1) for v in value.values())
+    if inspect.isfunction(value):
+        if _is_keras(value):
+            return True
+        if depth > 1:  # identity() names deeper functions without hashing them
+            return False
+        cells = [_cell_value(c) for c in value.__closure__ or ()]
+        return _described(list(value.__defaults__ or ()) + cells, depth + 1)
+    if isinstance(value, (keras.layers.Layer, keras.metrics.Metric, keras.Variable, tf.Variable)):
+        return False
+    if _is_keras(value) and callable(getattr(value, "get_config", None)):
+        return _described(getattr(value, "fn", None), depth + 1)  # a loss wrapping a function
+    return False
+
+
+def _cell_value(cell: Any) -> Any:
+    try:
+        return cell.cell_contents
+    except ValueError:  # an empty cell
+        return None
+
+
+def _model_described(model: Any) -> bool:
+    """True when the model's config determines its graph: Keras' own layers and activations
+    only (a custom layer's ``get_config`` may leave out what its ``call`` uses; a ``Lambda``
+    wraps a function its config names but does not hash)."""
+    for layer in model._flatten_layers(include_self=True, recursive=True):
+        if not _is_keras(layer) or isinstance(layer, keras.layers.Lambda):
+            return False
+        activation = getattr(layer, "activation", None)
+        if callable(activation) and not _is_keras(activation):
+            return False
+    return True
+
+
+def _without_initializers(config: Any) -> Any:
+    """A model config without its initializers: they only make the initial weights, which a
+    shared graph receives as variable values."""
+    if isinstance(config, dict):
+        return {k: _without_initializers(v) for k, v in config.items() if not k.endswith("_initializer")}
+    if isinstance(config, list):
+        return [_without_initializers(v) for v in config]
+    return config
+
+
+def _graph_key(p: _Prepared) -> str | None:
+    """What the traced loop of ``p`` depends on, or None when ``p`` must trace its own.
+
+    The fingerprint without what enters the graph as an argument (data values, batch order,
+    steps, batch size, seed) or a variable (initial weights, learning rate)."""
+    recipe, model, optimizer = p.recipe, p.model, p.optimizer
+    if recipe.callbacks:  # callbacks are handed the model object and may save or change it
+        return None
+    if not isinstance(optimizer.learning_rate, keras.Variable):  # a schedule is traced in
+        return None
+    if not _is_keras(optimizer) or not _is_keras(model) or not _model_described(model):
+        return None
+    loss = recipe.loss if recipe.loss is not None else getattr(model, "loss", None)
+    if not _described(loss) or not _described(list(recipe.metrics)):
+        return None
+    if recipe.train_step is not None and not _described(recipe.train_step):
+        return None
+    try:
+        config = _without_initializers(json.loads(_canonical_config(model)))
+    except ValueError:  # not JSON: the model could not be serialised
+        return None
+    h = Hasher()
+    h.add("engine", ENGINE_VERSION)
+    h.add("model", config)
+    h.add("variables", [(tuple(v.shape), str(v.dtype)) for v in model.variables])
+    h.add("optimizer_class", f"{type(optimizer).__module__}.{type(optimizer).__qualname__}")
+    opt_config = identity({k: v for k, v in optimizer.get_config().items() if k != "learning_rate"})
+    h.add("optimizer", opt_config)
+    h.add("optimizer_variables", [(tuple(v.shape), str(v.dtype)) for v in optimizer.variables])
+    h.add("loss", identity(loss))
+    h.add("loss_name", p.loss_name)
+    h.add("metrics", [(name, identity(fn)) for name, fn in p.metric_fns])
+    h.add("train_step", identity(recipe.train_step) if recipe.train_step is not None else None)
+    for part, (x, y) in (("train", p.train), ("val", p.val or (None, None))):
+        h.add(part, None if x is None else [x.shape[1:], x.dtype.str, y.shape[1:], y.dtype.str])
+    h.add("probes", [p.probe_model is None, [(a.index, a.kind.value) for a in p.acts],
+                     [lp.var_idx for lp in p.layers]])
+    return h.hexdigest()[:32]
+
+
+def _known_handles(model: Any, optimizer: Any) -> set[int]:
+    return {id(v.value.handle) for v in list(model.variables) + list(optimizer.variables)}
+
+
+def _shareable(fns: list[Any], model: Any, optimizer: Any) -> bool:
+    """True when the traced functions keep all their state in the model's and optimizer's
+    variables: they capture nothing else and contain no other stateful op."""
+    from tensorflow.python.framework import op_def_registry
+
+    known = _known_handles(model, optimizer)
+    for fn in fns:
+        concrete = fn.get_concrete_function()
+        if any(id(t) not in known for t in concrete.captured_inputs):
+            return False
+        graph = concrete.graph.as_graph_def()
+        ops = {node.op for node in graph.node}
+        for function in graph.library.function:
+            ops.update(node.op for node in function.node_def)
+        ops -= {function.signature.name for function in graph.library.function}
+        for op in ops - _SHAREABLE_STATEFUL_OPS:
+            op_def = op_def_registry.get(op)
+            if op_def is None or op_def.is_stateful:
+                return False
+    return True
+
+
+def _adopt(graph: _Graph, p: _Prepared) -> bool:
+    """Give the shared graph's model and optimizer the state of ``p``'s freshly built ones:
+    weights, non-trainable state (BatchNormalization statistics, dropout seed states), the
+    optimizer's iteration count, learning rate and slots.  False when they do not line up."""
+    dest = list(graph.model.variables) + list(graph.optimizer.variables)
+    source = list(p.model.variables) + list(p.optimizer.variables)
+    if len(dest) != len(source):
+        return False
+    pairs = list(zip(dest, source, strict=True))
+    if any(d.shape != s.shape or d.dtype != s.dtype for d, s in pairs):
+        return False
+    for dest, source in pairs:
+        dest.assign(source.value)
+    graph.model.stop_training = False
+    return True
+
+
+def _keep(key: str, graph: _Graph) -> None:
+    _GRAPHS[key] = graph
+    _GRAPHS.move_to_end(key)
+    while len(_GRAPHS) > GRAPH_CACHE_SIZE:
+        _GRAPHS.popitem(last=False)
+
+
 def _batch_indices(n: int, steps: int, batch_size: int, seed: int) -> np.ndarray:
     """Sample indices for every step: consecutive seeded epoch permutations, so every batch is
     full and the order depends only on the seed."""
@@ -672,8 +892,16 @@ def _execute(p: _Prepared) -> Run:
     recipe = p.recipe
     started = time.perf_counter()
     p.optimizer.build(p.model.trainable_variables)
-    loop = _build_loop(p)
-    evaluate = _build_eval(p) if p.val is not None else None
+    key = _graph_key(p) if _reuse_enabled() else None
+    shared = _GRAPHS.get(key) if key is not None else None
+    if shared is not None and _adopt(shared, p):
+        _GRAPHS.move_to_end(key)
+        model, loop, evaluate = shared.model, shared.loop, shared.evaluate
+    else:
+        shared = None
+        model = p.model
+        loop = _build_loop(p)
+        evaluate = _build_eval(p) if p.val is not None else None
     x, y = (tf.constant(a) for a in p.train)
     val = None if p.val is None else tuple(tf.constant(a) for a in p.val)
     idx = _batch_indices(len(p.train[0]), recipe.steps, recipe.batch_size, recipe.seed)
@@ -686,7 +914,7 @@ def _execute(p: _Prepared) -> Run:
         callback(p.label, 0, recipe.steps)
     callbacks = list(recipe.callbacks)
     for cb in callbacks:
-        cb.set_model(p.model)
+        cb.set_model(model)
         cb.set_params({"epochs": -(-recipe.steps // chunk), "steps": chunk, "verbose": 0})
         cb.on_train_begin()
 
@@ -716,7 +944,7 @@ def _execute(p: _Prepared) -> Run:
             for cb in callbacks:
                 cb.on_epoch_end(epoch, logs)
             epoch += 1
-            if getattr(p.model, "stop_training", False):
+            if getattr(model, "stop_training", False):
                 stopped_early_at = done
                 break
     for cb in callbacks:
@@ -725,6 +953,10 @@ def _execute(p: _Prepared) -> Run:
     final_val: dict[str, float] = {}
     if evaluate is not None:
         final_val = _val_logs(p, _run_graph(p, evaluate, *val).numpy())
+    if key is not None and shared is None:
+        fns = [loop] if evaluate is None else [loop, evaluate]
+        if _shareable(fns, p.model, p.optimizer):
+            _keep(key, _Graph(p.model, p.optimizer, loop, evaluate))
     return _assemble(p, parts, val_points, final_val, stopped_early_at,
                      time.perf_counter() - started)
 
