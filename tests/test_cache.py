@@ -265,7 +265,8 @@ def test_the_folder_from_the_environment_the_ini_and_clear(pytester, monkeypatch
     pytester.makepyfile(test_specs=SPECS)
     elsewhere = tmp_path / "env-cache"
     monkeypatch.setenv("TRAINSPEC_CACHE_DIR", str(elsewhere))
-    session(pytester)
+    result, _ = session(pytester)
+    result.stdout.fnmatch_lines([f"trainspec run cache: on ({elsewhere})"])  # the header
     assert len(list(elsewhere.glob("*.npz"))) == 2
     assert not (pytester.path / ".trainspec_cache").exists()
     _, cleared = session(pytester, "--trainspec-clear-cache")

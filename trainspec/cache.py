@@ -49,6 +49,7 @@ RECORDING_MODULES = ("engine", "probes", "run", "series", "fingerprint")
 
 _ENTRY = re.compile(r"^[0-9a-f]{32}\.npz$")
 _TEMP_PREFIX = ".tmp-"
+_MODE = 0o644  # mkstemp's 0600 would hide a shared cache folder's entries from other users
 
 
 class CacheMode(str, Enum):
@@ -288,6 +289,7 @@ class RunCache:
             try:
                 with os.fdopen(fd, "wb") as handle:
                     np.savez(handle, **arrays)
+                os.chmod(tmp, _MODE)
                 os.replace(tmp, target)
             except BaseException:
                 Path(tmp).unlink(missing_ok=True)
@@ -338,6 +340,7 @@ def _write_bytes(path: Path, data: bytes) -> None:
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
+        os.chmod(tmp, _MODE)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

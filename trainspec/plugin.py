@@ -218,12 +218,17 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     install(session.config, mode)
 
 
-def pytest_report_header(config: pytest.Config) -> str:
+def pytest_report_header(config: pytest.Config) -> list[str]:
     env = environment()
-    return (
+    lines = [
         f"trainspec {env['trainspec']}: tensorflow {env['tensorflow']}, keras {env['keras']} "
         "(imported when the first run starts); each recipe sets its own seed"
-    )
+    ]
+    hooks = config.pluginmanager.get_plugin("trainspec-session")
+    cache = getattr(hooks, "cache", None)
+    if cache is not None:
+        lines.append(f"trainspec run cache: {cache.mode} ({cache.directory})")
+    return lines
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
