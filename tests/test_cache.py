@@ -294,3 +294,33 @@ def test_a_bad_mode_is_a_usage_error(pytester):
     result = pytester.runpytest("-p", "no:cacheprovider")
     assert result.ret == 4
     result.stderr.fnmatch_lines(["*trainspec_cache must be one of on, off, read, write*"])
+
+
+def test_fingerprints_agree_across_processes(tmp_path):
+    # the cache is shared between processes, whose string hashing differs (PYTHONHASHSEED)
+    import os
+    import subprocess
+    import sys
+
+    code = textwrap.dedent(
+        """
+        import keras, trainspec
+        from trainspec import datasets
+        from trainspec.engine import fingerprint
+
+        def build():
+            return keras.Sequential([keras.Input((2,))] + [keras.layers.Dense(8, activation="relu")
+                                     for _ in range(6)] + [keras.layers.Dense(3, activation="softmax")])
+
+        print(fingerprint(trainspec.Recipe(model=build, data=datasets.blobs(n=64, classes=3),
+                                           loss="sparse_categorical_crossentropy", optimizer="sgd",
+                                           steps=5, batch_size=8)))
+        """
+    )
+    prints = set()
+    for seed in ("1", "2"):
+        env = {**os.environ, "PYTHONHASHSEED": seed, "TF_CPP_MIN_LOG_LEVEL": "3"}
+        out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                             timeout=300, check=True)
+        prints.add(out.stdout.strip().splitlines()[-1])
+    assert len(prints) == 1

@@ -432,7 +432,8 @@ def _canonical_config(model: Any) -> str:
         return type(model).__qualname__
     names = [model.name] + [layer.name for layer in probes.leaf_layers(model)]
     names += [layer.name for layer in model.layers]
-    for i, name in enumerate(sorted(set(names), key=len, reverse=True)):
+    # longest first, ties by name: set order follows str hashing, which differs per process
+    for i, name in enumerate(sorted(set(names), key=lambda n: (-len(n), n))):
         text = text.replace(f'"{name}"', f'"L{i}"')
     return text
 
