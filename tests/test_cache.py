@@ -324,3 +324,14 @@ def test_fingerprints_agree_across_processes(tmp_path):
                              timeout=300, check=True)
         prints.add(out.stdout.strip().splitlines()[-1])
     assert len(prints) == 1
+
+
+def test_a_shared_run_carries_the_label_of_the_recipe_that_asks(cache, healthy, healthy_run):
+    # the name is not in the fingerprint: the run must not depend on who trained it first
+    clear_memo()
+    cache.write(healthy_run.fingerprint, healthy_run)
+    renamed = healthy.replace(name="the_same_recipe")
+    loaded = trainspec.train(renamed)
+    assert loaded.from_cache and loaded.label == "the_same_recipe"
+    assert trainspec.train(healthy).label == healthy_run.label == "healthy"  # from the memo
+    assert same_arrays(loaded.__class__(**{**loaded.__dict__, "label": "healthy"}), healthy_run)

@@ -18,7 +18,7 @@ import time  # noqa: E402
 import traceback  # noqa: E402
 from collections import OrderedDict  # noqa: E402
 from collections.abc import Callable  # noqa: E402
-from dataclasses import dataclass, field  # noqa: E402
+from dataclasses import dataclass, field, replace  # noqa: E402
 from typing import Any  # noqa: E402
 
 import keras  # noqa: E402
@@ -74,6 +74,8 @@ def train(recipe: Recipe) -> Run:
             for store in STORES:
                 store.put(prepared.fingerprint, run)
         _MEMO[prepared.fingerprint] = run
+    if run.label != prepared.label:  # the name is not in the fingerprint: a shared run takes
+        run = replace(run, label=prepared.label)  # the asking recipe's, whoever trained it first
     for listener in list(LISTENERS):
         listener(recipe, run)
     return run
