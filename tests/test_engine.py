@@ -90,6 +90,27 @@ def test_same_recipe_trains_once_per_process(healthy, healthy_run):
     assert trainspec.train(healthy.replace(seed=1)) is not healthy_run
 
 
+def test_the_same_recipe_object_is_not_prepared_again_unless_its_data_changed(
+        blobs, monkeypatch):
+    from trainspec import engine
+
+    x, y = blobs
+    recipe = trainspec.Recipe(
+        model=small_mlp(), data=(x.copy(), y.copy()), loss="sparse_categorical_crossentropy",
+        optimizer="sgd", learning_rate=0.1, steps=30, seed=0, name="again",
+    )
+    first = trainspec.train(recipe)
+    real_prepare = engine._prepare
+    calls = []
+    monkeypatch.setattr(engine, "_prepare", lambda r: calls.append(r) or real_prepare(r))
+    assert trainspec.train(recipe) is first
+    assert calls == []
+    recipe.data[0][:] *= 2.0  # changed in place: the recipe must be prepared and trained again
+    second = trainspec.train(recipe)
+    assert len(calls) == 1
+    assert second.fingerprint != first.fingerprint
+
+
 def test_the_model_passed_in_is_never_changed(blobs):
     import keras
 
