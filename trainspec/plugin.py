@@ -205,7 +205,10 @@ def _default_to_loadgroup(config: pytest.Config) -> None:
     """``-n N`` without ``--dist``: xdist would balance test by test; trainspec asks for
     ``loadgroup`` so the specs of one run (one ``xdist_group``) share a worker and the run trains
     once."""
-    if getattr(config.option, "dist", "no") == "load" and not _dist_given(config):
+    if getattr(config, "workerinput", {}).get("trainspec_loadgroup"):
+        # workers re-parse the command line (dist "no"): the @group node ids need this flag
+        config.option.loadgroup = True
+    elif getattr(config.option, "dist", "no") == "load" and not _dist_given(config):
         config.option.dist = "loadgroup"
 
 
@@ -461,6 +464,9 @@ class XdistHooks:
 
     def __init__(self, hooks: SessionHooks):
         self.hooks = hooks
+
+    def pytest_configure_node(self, node: Any) -> None:
+        node.workerinput["trainspec_loadgroup"] = self.hooks.config.option.dist == "loadgroup"
 
     def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:
         self.hooks.set_order(list(ids))
