@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import textwrap
+
 import keras  # noqa: F401  (see below)
 import numpy as np
 import pytest
@@ -52,3 +54,26 @@ def healthy(blobs) -> trainspec.Recipe:
 @pytest.fixture(scope="session")
 def healthy_run(healthy) -> trainspec.Run:
     return trainspec.train(healthy)
+
+
+#: The start of a spec module for pytester runs: tiny seeded recipes, ``recipe(**changes)``.
+TINY_SPECS = textwrap.dedent(
+    """
+    import trainspec
+    from trainspec import datasets
+
+    DATA = datasets.blobs(n=256, classes=3, seed=0)
+
+    def mlp():
+        import keras
+        return keras.Sequential([keras.Input((2,)), keras.layers.Dense(8, activation="relu"),
+                                 keras.layers.Dense(3, activation="softmax")])
+
+    def recipe(**changes):
+        fields = dict(model=mlp, data=DATA, loss="sparse_categorical_crossentropy",
+                      optimizer="sgd", learning_rate=0.1, steps=60, batch_size=32,
+                      metrics=["accuracy"], seed=0)
+        fields.update(changes)
+        return trainspec.Recipe(**fields)
+    """
+)

@@ -69,7 +69,8 @@ def test_divergence_stops_recording_and_names_step_and_tensor(blobs):
     import keras
 
     recipe = trainspec.Recipe(model=lambda: keras.Sequential(
-                                  [keras.Input((2,))] + [keras.layers.Dense(64, activation="relu") for _ in range(4)]
+                                  [keras.Input((2,))]
+                                  + [keras.layers.Dense(64, activation="relu") for _ in range(4)]
                                   + [keras.layers.Dense(3)]),
                               data=(blobs[0] * 100, blobs[1]),
                               loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
@@ -219,7 +220,8 @@ def test_a_builder_that_raises_is_named_with_its_line(blobs):
     def broken_builder():
         raise RuntimeError("typo in layer size")
 
-    with pytest.raises(trainspec.BuildError, match=r"broken_builder\(\) raised RuntimeError: typo in layer size \(at .*test_engine.py:\d+\)"):
+    expected = r"broken_builder\(\) raised RuntimeError: typo in layer size \(at .*test_engine.py:\d+\)"
+    with pytest.raises(trainspec.BuildError, match=expected):
         trainspec.train(trainspec.Recipe(model=broken_builder, data=blobs, loss="mse", optimizer="sgd"))
 
 

@@ -33,7 +33,8 @@ def test_pair_sides_must_be_recipes():
 
 def test_a_failing_factory_is_a_build_error_naming_the_side():
     pair = trainspec.Pair("p", broken=lambda: 1 / 0, fixed=lambda: "not a recipe")
-    with pytest.raises(trainspec.BuildError, match=r"pair 'p' \(broken\): the recipe factory raised ZeroDivisionError"):
+    expected = r"pair 'p' \(broken\): the recipe factory raised ZeroDivisionError"
+    with pytest.raises(trainspec.BuildError, match=expected):
         pair.recipe("broken")
     with pytest.raises(trainspec.BuildError, match="returned str, not a Recipe"):
         pair.recipe("fixed")

@@ -135,8 +135,8 @@ def test_specs_on_a_diverging_run_fail_naming_step_and_tensor(pytester):
         import keras
 
         def logits():
-            return keras.Sequential([keras.Input((2,))] + [keras.layers.Dense(64, activation="relu") for _ in range(4)]
-                                    + [keras.layers.Dense(3)])
+            hidden = [keras.layers.Dense(64, activation="relu") for _ in range(4)]
+            return keras.Sequential([keras.Input((2,)), *hidden, keras.layers.Dense(3)])
 
         EXPLODES = recipe(model=logits, data=(DATA[0] * 100, DATA[1]), learning_rate=50.0, steps=200,
                           loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))

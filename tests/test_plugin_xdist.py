@@ -8,29 +8,14 @@ import textwrap
 
 import pytest
 
+from tests.conftest import TINY_SPECS
+
 pytest.importorskip("xdist")
 
-SPECS = textwrap.dedent(
+SPECS = TINY_SPECS + textwrap.dedent(
     """
     import os
     from pathlib import Path
-
-    import trainspec
-    from trainspec import datasets
-
-    DATA = datasets.blobs(n=256, classes=3, seed=0)
-
-    def mlp():
-        import keras
-        return keras.Sequential([keras.Input((2,)), keras.layers.Dense(8, activation="relu"),
-                                 keras.layers.Dense(3, activation="softmax")])
-
-    def recipe(**changes):
-        fields = dict(model=mlp, data=DATA, loss="sparse_categorical_crossentropy",
-                      optimizer="sgd", learning_rate=0.1, steps=60, batch_size=32,
-                      metrics=["accuracy"], seed=0)
-        fields.update(changes)
-        return trainspec.Recipe(**fields)
 
     SLOW = trainspec.Pair("tiny_lr", broken=recipe(learning_rate=1e-5), fixed=recipe(),
                           cause="learning rate 1e-5", fix="0.1")
