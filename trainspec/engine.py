@@ -63,30 +63,30 @@ def train(recipe: Recipe) -> Run:
     if not isinstance(recipe, Recipe):
         raise TypeError(f"train() takes a trainspec.Recipe, got {type(recipe).__name__}")
     known = _known_fingerprint(recipe)
-    if known is not None and known in _MEMO:
-        run = _MEMO[known]  # the same recipe object again: skip building and hashing the model
-        if run.label != recipe.label:
-            run = replace(run, label=recipe.label)
-        for listener in list(LISTENERS):
-            listener(recipe, run)
-        return run
-    prepared = _prepare(recipe)
-    _remember_fingerprint(recipe, prepared.fingerprint)
-    run = _MEMO.get(prepared.fingerprint)
+    # the same recipe object again: no need to build and hash its model
+    run = _MEMO.get(known) if known is not None else None
     if run is None:
-        for store in STORES:
-            run = store.get(prepared.fingerprint)
-            if run is not None:
-                break
+        prepared = _prepare(recipe)
+        _remember_fingerprint(recipe, prepared.fingerprint)
+        run = _recorded_or_trained(prepared)
+    if run.label != recipe.label:  # the name is not in the fingerprint: a shared run takes
+        run = replace(run, label=recipe.label)  # the asking recipe's, whoever trained it first
+    for listener in list(LISTENERS):
+        listener(recipe, run)
+    return run
+
+
+def _recorded_or_trained(prepared: _Prepared) -> Run:
+    """The run memoised in this process, else one from a store (the disk cache), else trained."""
+    fp = prepared.fingerprint
+    run = _MEMO.get(fp)
+    if run is None:
+        run = next((r for store in STORES if (r := store.get(fp)) is not None), None)
         if run is None:
             run = _execute(prepared)
             for store in STORES:
-                store.put(prepared.fingerprint, run)
-        _MEMO[prepared.fingerprint] = run
-    if run.label != prepared.label:  # the name is not in the fingerprint: a shared run takes
-        run = replace(run, label=prepared.label)  # the asking recipe's, whoever trained it first
-    for listener in list(LISTENERS):
-        listener(recipe, run)
+                store.put(fp, run)
+        _MEMO[fp] = run
     return run
 
 
