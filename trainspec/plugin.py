@@ -25,95 +25,46 @@ _PROGRESS_MODES = ("auto", "on", "off")
 _CACHE_MODES = ("on", "off", "read", "write")
 
 
+def _add(group: Any, parser: pytest.Parser, name: str, help: str, ini_help: str,
+         ini_default: Any = "", ini_type: Any = None, **kwargs: Any) -> None:
+    """``--trainspec-<name>`` and its ini twin ``trainspec_<name>`` (read with :func:`option`:
+    the command line wins)."""
+    dest = f"trainspec_{name.replace('-', '_')}"
+    group.addoption(f"--trainspec-{name}", dest=dest, default=None, help=f"{help} (ini: {dest}).",
+                    **kwargs)
+    parser.addini(dest, ini_help, type=ini_type, default=ini_default)
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("trainspec", "trainspec: training specs")
-    group.addoption(
-        "--trainspec-json",
-        dest="trainspec_json",
-        metavar="PATH",
-        default=None,
-        help="write every spec result as JSON to PATH (ini: trainspec_json).",
-    )
-    parser.addini("trainspec_json", "write every spec result as JSON to this path", default="")
-    group.addoption(
-        "--trainspec-report",
-        dest="trainspec_report",
-        choices=_REPORT_MODES,
-        default=None,
-        help="Rich report at the end: full (default; explains caught bugs too), problems "
-        "(only misses, false alarms, errors and failures) or off (ini: trainspec_report).",
-    )
-    parser.addini("trainspec_report", "full, problems or off", default="full")
-    group.addoption(
-        "--trainspec-mutate",
-        dest="trainspec_mutate",
-        action="store_true",
-        default=None,
-        help="also run every spec applied to a pair on the mutants of the pair's fixed recipe "
-        "and report which mutants each spec kills; never changes the exit status "
-        "(ini: trainspec_mutate).",
-    )
-    parser.addini("trainspec_mutate", "run specs on mutants of fixed recipes", type="bool",
-                  default=False)
-    group.addoption(
-        "--trainspec-mutate-operators",
-        dest="trainspec_mutate_operators",
-        metavar="NAMES",
-        default=None,
-        help="with --trainspec-mutate: the mutation operators to sample from, comma-separated, "
-        "or all (default) (ini: trainspec_mutate_operators).",
-    )
-    parser.addini("trainspec_mutate_operators", "mutation operators to sample from, or all",
-                  default="all")
-    group.addoption(
-        "--trainspec-mutate-max",
-        dest="trainspec_mutate_max",
-        metavar="N",
-        default=None,
-        help="with --trainspec-mutate: operators per distinct fixed recipe, sampled with a seed "
-        "from the recipe's name (default 2; 0 or all: every operator) (ini: trainspec_mutate_max).",
-    )
-    parser.addini("trainspec_mutate_max", "mutation operators per fixed recipe (0: all)",
-                  default="2")
+    _add(group, parser, "json", "write every spec result as JSON to PATH",
+         "write every spec result as JSON to this path", metavar="PATH")
+    _add(group, parser, "report", "Rich report at the end: full (default; explains caught bugs "
+         "too), problems (only misses, false alarms, errors and failures) or off",
+         "full, problems or off", "full", choices=_REPORT_MODES)
+    _add(group, parser, "mutate", "also run every spec applied to a pair on the mutants of the "
+         "pair's fixed recipe and report which mutants each spec kills; never changes the exit "
+         "status", "run specs on mutants of fixed recipes", False, "bool", action="store_true")
+    _add(group, parser, "mutate-operators", "with --trainspec-mutate: the mutation operators to "
+         "sample from, comma-separated, or all (default)",
+         "mutation operators to sample from, or all", "all", metavar="NAMES")
+    _add(group, parser, "mutate-max", "with --trainspec-mutate: operators per distinct fixed "
+         "recipe, sampled with a seed from the recipe's name (default 2; 0 or all: every "
+         "operator)", "mutation operators per fixed recipe (0: all)", "2", metavar="N")
     parser.addini("trainspec_doctor", "doctor thresholds, one 'name = value' per line",
                   type="linelist", default=[])
-    group.addoption(
-        "--trainspec-tensorboard",
-        dest="trainspec_tensorboard",
-        metavar="DIR",
-        default=None,
-        help="write every run as TensorBoard event files under DIR, one directory per "
-        "<pair>/<variant> (ini: trainspec_tensorboard).",
-    )
-    parser.addini("trainspec_tensorboard", "write every run as TensorBoard event files here",
-                  default="")
-    group.addoption(
-        "--trainspec-progress",
-        dest="trainspec_progress",
-        choices=_PROGRESS_MODES,
-        default=None,
-        help="a self-erasing status line naming the run being trained and its steps: auto "
-        "(default: on an interactive terminal unless -q), on or off (ini: trainspec_progress).",
-    )
-    parser.addini("trainspec_progress", "auto, on or off", default="auto")
-    group.addoption(
-        "--trainspec-cache",
-        dest="trainspec_cache",
-        choices=_CACHE_MODES,
-        default=None,
-        help="the on-disk run cache: on (default: use and write entries), off, read (use "
-        "entries, never write) or write (always train, refresh entries) (ini: trainspec_cache).",
-    )
-    parser.addini("trainspec_cache", "run cache: on, off, read or write", default="on")
-    group.addoption(
-        "--trainspec-cache-dir",
-        dest="trainspec_cache_dir",
-        metavar="DIR",
-        default=None,
-        help="the run cache folder (default: $TRAINSPEC_CACHE_DIR, else the ini option "
-        "trainspec_cache_dir, else .trainspec_cache in the rootdir).",
-    )
-    parser.addini("trainspec_cache_dir", "run cache folder, relative to the rootdir", default="")
+    _add(group, parser, "tensorboard", "write every run as TensorBoard event files under DIR, "
+         "one directory per <pair>/<variant>", "write every run as TensorBoard event files here",
+         metavar="DIR")
+    _add(group, parser, "progress", "a self-erasing status line naming the run being trained and "
+         "its steps: auto (default: on an interactive terminal unless -q), on or off",
+         "auto, on or off", "auto", choices=_PROGRESS_MODES)
+    _add(group, parser, "cache", "the on-disk run cache: on (default: use and write entries), "
+         "off, read (use entries, never write) or write (always train, refresh entries)",
+         "run cache: on, off, read or write", "on", choices=_CACHE_MODES)
+    _add(group, parser, "cache-dir", "the run cache folder (default: $TRAINSPEC_CACHE_DIR, else "
+         "the ini option, else .trainspec_cache in the rootdir)",
+         "run cache folder, relative to the rootdir", metavar="DIR")
     group.addoption(
         "--trainspec-clear-cache",
         dest="trainspec_clear_cache",
@@ -129,6 +80,15 @@ def option(config: pytest.Config, name: str) -> Any:
     return value if value not in (None, "") else config.getini(name)
 
 
+def _choice(config: pytest.Config, name: str, modes: tuple[str, ...]) -> str:
+    """The setting ``name``, which must be one of ``modes`` (an ini value is not checked by
+    argparse)."""
+    value = option(config, name)
+    if value not in modes:
+        raise pytest.UsageError(f"{name} must be one of {', '.join(modes)}, not {value!r}")
+    return value
+
+
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
@@ -140,9 +100,7 @@ def pytest_configure(config: pytest.Config) -> None:
         "trainspec(allow_nonfinite=False): per-spec trainspec options; allow_nonfinite lets a "
         "spec pass on a run that hit NaN/Inf.",
     )
-    mode = option(config, "trainspec_report")
-    if mode not in _REPORT_MODES:
-        raise pytest.UsageError(f"trainspec_report must be one of {', '.join(_REPORT_MODES)}")
+    _choice(config, "trainspec_report", _REPORT_MODES)
     doctor = config.getini("trainspec_doctor")
     if doctor:
         from trainspec.diagnose import configure, parse_lines
@@ -174,10 +132,7 @@ def _run_cache(config: pytest.Config) -> Any:
     """The session's disk cache (installed even when off, so it shadows an outer session's)."""
     from trainspec.cache import RunCache, resolve_dir
 
-    mode = option(config, "trainspec_cache")
-    if mode not in _CACHE_MODES:
-        raise pytest.UsageError(f"trainspec_cache must be one of {', '.join(_CACHE_MODES)}, "
-                                f"not {mode!r}")
+    mode = _choice(config, "trainspec_cache", _CACHE_MODES)
     directory = resolve_dir(config.getoption("trainspec_cache_dir", None),
                             config.getini("trainspec_cache_dir"), config.rootpath,
                             config.invocation_params.dir)
@@ -213,9 +168,7 @@ def _default_to_loadgroup(config: pytest.Config) -> None:
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
-    mode = option(session.config, "trainspec_progress")
-    if mode not in _PROGRESS_MODES:
-        raise pytest.UsageError(f"trainspec_progress must be one of {', '.join(_PROGRESS_MODES)}")
+    mode = _choice(session.config, "trainspec_progress", _PROGRESS_MODES)
     from trainspec.progress import install
 
     install(session.config, mode)
