@@ -8,8 +8,8 @@ import pytest
 import trainspec
 from trainspec import mutants
 from trainspec.constants import MutantStatus, Outcome
-from trainspec.mutate import info, parse_selection, status
 from trainspec.pairs import Pair, Target
+from trainspec.plugin.mutation import info, parse_selection, status
 
 
 @pytest.fixture(scope="module")

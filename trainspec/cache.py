@@ -97,7 +97,7 @@ def versions() -> dict[str, str | None]:
         >>> sorted(versions())
         ['format', 'keras', 'machine', 'numpy', 'tensorflow', 'trainspec', 'trainspec_source']
     """
-    from trainspec.results import environment
+    from trainspec.environment import environment
 
     env = environment()
     return {

@@ -1002,7 +1002,7 @@ def doctor_spec(*targets: Any, **overrides: Any) -> Any:
     from trainspec.pairs import applies_to
 
     def test_doctor(run: Any, request: Any) -> None:
-        from trainspec.observe import TARGET_KEY
+        from trainspec.plugin.keys import TARGET_KEY
 
         target = request.node.stash.get(TARGET_KEY, None)
         recipe = target.recipe() if target is not None else None

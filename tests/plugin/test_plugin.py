@@ -265,6 +265,6 @@ def test_collecting_the_curriculum_does_not_import_tensorflow():
             "assert 'tensorflow' not in sys.modules, 'collection imported tensorflow'")
     from pathlib import Path
 
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     subprocess.run([sys.executable, "-c", code], check=True, timeout=180, cwd=root,
                    capture_output=True)

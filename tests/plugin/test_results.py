@@ -7,8 +7,8 @@ import json
 import pytest
 
 from trainspec import Verdict
-from trainspec.report import render
-from trainspec.results import ResultBook, SpecResult, verdict_of, write_json
+from trainspec.plugin.report import render
+from trainspec.plugin.results import ResultBook, SpecResult, verdict_of, write_json
 
 
 def side(variant, outcome, spec="specs/t.py::test_x", pair="p"):

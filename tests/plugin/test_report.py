@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from trainspec.report import render
-from trainspec.results import ResultBook, SpecResult
+from trainspec.plugin.report import render
+from trainspec.plugin.results import ResultBook, SpecResult
 
 
 def _pair_results(pair: str, spec: str, broken: str, fixed: str) -> list[SpecResult]:

@@ -18,7 +18,8 @@ from rich.table import Table
 from rich.text import Text
 
 from trainspec.constants import Outcome, Verdict
-from trainspec.results import PairVerdict, ResultBook, SpecResult
+from trainspec.plugin.names import short_spec, spec_names
+from trainspec.plugin.results import PairVerdict, ResultBook, SpecResult
 from trainspec.sparkline import sparkline
 
 _VERDICT_STYLE = {
@@ -36,27 +37,11 @@ _OUTCOME_STYLE = {
 }
 
 
-def short_spec(spec: str) -> str:
-    """``specs/test_x.py::test_loss`` -> ``test_loss``."""
-    return spec.rsplit("::", 1)[-1]
-
-
-def _spec_names(specs: list[str]) -> dict[str, str]:
-    names: dict[str, str] = {}
-    shorts = [short_spec(s) for s in specs]
-    for spec, short in zip(specs, shorts, strict=False):
-        if shorts.count(short) > 1:
-            module = spec.split("::", 1)[0].rsplit("/", 1)[-1].removesuffix(".py")
-            short = f"{module}::{short}"
-        names[spec] = short
-    return names
-
-
 def pair_matrix(verdicts: list[PairVerdict]) -> Table:
     """Pairs down, specs across, a verdict in each applied cell (for a few specs)."""
     specs = list(OrderedDict.fromkeys(v.spec for v in verdicts))
     pairs = list(OrderedDict.fromkeys(v.pair for v in verdicts))
-    names = _spec_names(specs)
+    names = spec_names(specs)
     cell = {(v.pair, v.spec): v.verdict for v in verdicts}
     table = Table(title="Broken/fixed pairs x specs", box=box.SIMPLE_HEAVY, title_justify="left")
     table.add_column("pair", style="bold", no_wrap=True)
@@ -87,7 +72,7 @@ def pair_list(verdicts: list[PairVerdict]) -> Table:
     pairs: dict[str, list[PairVerdict]] = OrderedDict()
     for v in verdicts:
         pairs.setdefault(v.pair, []).append(v)
-    names = _spec_names(list(OrderedDict.fromkeys(v.spec for v in verdicts)))
+    names = spec_names(list(OrderedDict.fromkeys(v.spec for v in verdicts)))
     table = Table(title="Broken/fixed pairs", box=box.SIMPLE_HEAVY, title_justify="left")
     problems = any(v.verdict is not Verdict.CAUGHT for v in verdicts)
     table.add_column("pair", style="bold", no_wrap=True)
@@ -129,7 +114,7 @@ def _pair_verdict(items: list[PairVerdict]) -> Verdict:
 def _matrix_width(verdicts: list[PairVerdict]) -> int:
     specs = list(OrderedDict.fromkeys(v.spec for v in verdicts))
     pair_width = max(len(v.pair) for v in verdicts)
-    cells = sum(max(len(name), 14) + 3 for name in _spec_names(specs).values())
+    cells = sum(max(len(name), 14) + 3 for name in spec_names(specs).values())
     return pair_width + cells + 16
 
 
@@ -148,7 +133,7 @@ def sweep_tables(results: list[SpecResult], width: int = 100) -> list[Table]:
         groups.setdefault(r.group or "", []).append(r)
     for sweep, items in groups.items():
         specs = list(OrderedDict.fromkeys(r.spec for r in items))
-        names = _spec_names(specs)
+        names = spec_names(specs)
         metric_keys = list(
             OrderedDict.fromkeys(
                 k for r in items for k in ((r.summary or {}).get("metrics_last") or {})
@@ -368,7 +353,7 @@ def render(book: ResultBook, mode: str = "full", width: int = 100, color: bool =
     if plain:
         console.print(plain_table(plain))
     if book.by_kind("mutant"):
-        from trainspec.mutate import tables as mutation_tables
+        from trainspec.plugin.mutation import tables as mutation_tables
 
         for renderable in mutation_tables(book.by_kind("mutant"), width):
             console.print(renderable)

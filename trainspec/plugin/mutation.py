@@ -365,10 +365,10 @@ def tables(results: list[Any], width: int = 100) -> list[Any]:
     operators that ran, the score per spec file, what was sampled, and the survivors."""
     if not results:
         return []
-    from trainspec.report import _spec_names
+    from trainspec.plugin.names import spec_names
 
     specs = list(OrderedDict.fromkeys(r.spec for r in results))
-    names = _spec_names(specs)
+    names = spec_names(specs)
     rows = _mutants(results)
     pair_width = max(len(pair) + len(mutant) for pair, mutant in rows)
     matrix_width = pair_width + sum(max(len(n), 12) + 3 for n in names.values()) + 20

@@ -1,5 +1,5 @@
 """What the plugin observes about each spec item: its target, the runs it trained, and what
-the spec did on them, turned into a JSON-able :class:`~trainspec.results.SpecResult`."""
+the spec did on them, turned into a JSON-able :class:`~trainspec.plugin.results.SpecResult`."""
 
 from __future__ import annotations
 
@@ -10,10 +10,8 @@ import pytest
 from trainspec.constants import Outcome
 from trainspec.exceptions import SpecFailure, TrainspecError
 from trainspec.pairs import Target
-from trainspec.results import SpecResult
-
-TARGET_KEY = pytest.StashKey[Target]()
-RUNS_KEY = pytest.StashKey[list]()
+from trainspec.plugin.keys import RUNS_KEY, TARGET_KEY
+from trainspec.plugin.results import SpecResult
 
 
 def plain_nodeid(nodeid: str) -> str:
@@ -111,7 +109,7 @@ def build_result(item: pytest.Item, excinfo: pytest.ExceptionInfo[BaseException]
         ):
             result.findings = _findings(primary)
     if target is not None and target.kind == "mutant":
-        from trainspec.mutate import info
+        from trainspec.plugin.mutation import info
 
         result.mutant = info(target, runs, outcome)
     return result

@@ -9,16 +9,13 @@ from __future__ import annotations
 import json
 import math
 import os
-import platform
-import tempfile
 from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
-from importlib import metadata
-from pathlib import Path
 from typing import Any
 
 from trainspec.constants import JSON_SCHEMA_NAME, JSON_SCHEMA_VERSION, Outcome, Variant, Verdict
+from trainspec.environment import environment, write_atomic
 
 PROPERTY = "trainspec"
 
@@ -79,7 +76,7 @@ def verdict_of(broken: SpecResult | None, fixed: SpecResult | None) -> Verdict:
     """Caught iff broken failed and fixed passed; errors first, then false alarms, then misses.
 
     Example:
-        >>> from trainspec.results import SpecResult, verdict_of
+        >>> from trainspec.plugin.results import SpecResult, verdict_of
         >>> b = SpecResult("t[p-broken]", "t", "pair", "p", "broken", "failed")
         >>> f = SpecResult("t[p-fixed]", "t", "pair", "p", "fixed", "passed")
         >>> str(verdict_of(b, f))
@@ -191,41 +188,6 @@ class ResultBook:
             "runs": self.run_counts(),
             "cache": self.cache,
         }
-
-
-def environment() -> dict[str, str | None]:
-    """Versions that decide what a run records (read without importing TensorFlow)."""
-
-    def version(dist: str) -> str | None:
-        try:
-            return metadata.version(dist)
-        except metadata.PackageNotFoundError:
-            return None
-
-    tf_version = version("tensorflow") or version("tensorflow-cpu")
-    return {
-        "trainspec": version("trainspec"),
-        "tensorflow": tf_version,
-        "keras": version("keras"),
-        "numpy": version("numpy"),
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-    }
-
-
-def write_atomic(path: str | os.PathLike[str], text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file and a rename, so a reader never sees
-    half a file."""
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _clean(value: Any) -> Any:

@@ -8,7 +8,7 @@ import re
 import textwrap
 import time
 
-from trainspec.progress import RunStatus
+from trainspec.plugin.progress import RunStatus
 
 _DRAW = re.compile(r"training (\S+) (\d+)/(\d+) steps")
 _ERASE = re.compile(r"\x1b\[(\d+)D\x1b\[0K")

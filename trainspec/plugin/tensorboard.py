@@ -35,7 +35,7 @@ def run_dir(logdir: str | Path, *parts: str) -> Path:
     """The directory of one run under ``logdir``: ``logdir/<part>/<part>``, made filesystem-safe.
 
     Example:
-        >>> from trainspec.tensorboard import run_dir
+        >>> from trainspec.plugin.tensorboard import run_dir
         >>> run_dir("tb", "high_learning_rate", "broken").as_posix()
         'tb/high_learning_rate/broken'
     """
@@ -75,7 +75,7 @@ def write_run(run: Any, directory: str | Path) -> Path:
 
     Example:
         >>> import trainspec
-        >>> from trainspec.tensorboard import write_run
+        >>> from trainspec.plugin.tensorboard import write_run
         >>> write_run(trainspec.train(recipe), "tb/my_run")                  # doctest: +SKIP
     """
     from tensorboard.compat.proto import event_pb2, summary_pb2
@@ -143,6 +143,6 @@ class TensorBoardHook:
     def pytest_runtest_makereport(self, item: Any, call: Any) -> None:
         if call.when != "call":
             return
-        from trainspec.observe import RUNS_KEY, TARGET_KEY
+        from trainspec.plugin.observe import RUNS_KEY, TARGET_KEY
 
         self.write(item.stash.get(TARGET_KEY, None), item.stash.get(RUNS_KEY, []))

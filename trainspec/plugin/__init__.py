@@ -1,0 +1,195 @@
+"""trainspec's pytest plugin: options, markers, the ``run`` fixture and the report hooks.
+
+Registered through the ``pytest11`` entry point.  Wiring only: TensorFlow is imported when a
+spec's run starts, never while pytest starts or collects.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from trainspec.environment import environment
+from trainspec.exceptions import TrainspecError
+from trainspec.pairs import MARKER, Target, targets_of
+from trainspec.plugin.keys import TARGET_KEY
+from trainspec.plugin.options import CACHE_MODES, PROGRESS_MODES, REPORT_MODES, add_options, choice, option
+from trainspec.plugin.session import SessionHooks, XdistHooks
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    add_options(parser)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        f"{MARKER}(*targets): apply this spec to trainspec pairs, sweeps or recipes "
+        "(use @trainspec.applies_to).",
+    )
+    config.addinivalue_line(
+        "markers",
+        "trainspec(allow_nonfinite=False): per-spec trainspec options; allow_nonfinite lets a "
+        "spec pass on a run that hit NaN/Inf.",
+    )
+    choice(config, "trainspec_report", REPORT_MODES)
+    doctor = config.getini("trainspec_doctor")
+    if doctor:
+        from trainspec.diagnose import configure, parse_lines
+
+        try:
+            configure(**parse_lines(doctor))
+        except ValueError as exc:
+            raise pytest.UsageError(f"trainspec_doctor: {exc}") from None
+    if option(config, "trainspec_mutate"):
+        from trainspec.plugin.mutation import configure as configure_mutation
+
+        configure_mutation(config, option(config, "trainspec_mutate_operators"),
+                           option(config, "trainspec_mutate_max"))
+    hooks = SessionHooks(config, _run_cache(config))
+    config.pluginmanager.register(hooks, "trainspec-session")
+    if config.pluginmanager.hasplugin("xdist"):
+        _default_to_loadgroup(config)
+        config.pluginmanager.register(XdistHooks(hooks), "trainspec-xdist")
+    logdir = option(config, "trainspec_tensorboard")
+    if logdir:
+        from trainspec.plugin.tensorboard import TensorBoardHook
+
+        config.pluginmanager.register(
+            TensorBoardHook(config.invocation_params.dir / logdir), "trainspec-tensorboard"
+        )
+
+
+def _run_cache(config: pytest.Config) -> Any:
+    """The session's disk cache (installed even when off, so it shadows an outer session's)."""
+    from trainspec.cache import RunCache, resolve_dir
+
+    mode = choice(config, "trainspec_cache", CACHE_MODES)
+    directory = resolve_dir(config.getoption("trainspec_cache_dir", None),
+                            config.getini("trainspec_cache_dir"), config.rootpath,
+                            config.invocation_params.dir)
+    cache = RunCache(directory, mode)
+    if config.getoption("trainspec_clear_cache", False) and not hasattr(config, "workerinput"):
+        cache.clear()  # on the controller, before any worker starts
+    return cache.install()
+
+
+def _dist_given(config: pytest.Config) -> bool:
+    """Whether the user chose an xdist distribution mode (command line, PYTEST_ADDOPTS, ini)."""
+    import os
+    import shlex
+
+    words = list(config.invocation_params.args)
+    words += shlex.split(os.environ.get("PYTEST_ADDOPTS", ""))
+    try:
+        words += list(config.getini("addopts"))
+    except (ValueError, KeyError):
+        pass
+    return any(str(w) in ("-d", "--distload") or str(w).startswith("--dist") for w in words)
+
+
+def _default_to_loadgroup(config: pytest.Config) -> None:
+    """``-n N`` without ``--dist``: xdist would balance test by test; trainspec asks for
+    ``loadgroup`` so the specs of one run (one ``xdist_group``) share a worker and the run trains
+    once."""
+    if getattr(config, "workerinput", {}).get("trainspec_loadgroup"):
+        # workers re-parse the command line (dist "no"): the @group node ids need this flag
+        config.option.loadgroup = True
+    elif getattr(config.option, "dist", "no") == "load" and not _dist_given(config):
+        config.option.dist = "loadgroup"
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    mode = choice(session.config, "trainspec_progress", PROGRESS_MODES)
+    from trainspec.plugin.progress import install
+
+    install(session.config, mode)
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    env = environment()
+    lines = [
+        f"trainspec {env['trainspec']}: tensorflow {env['tensorflow']}, keras {env['keras']} "
+        "(imported when the first run starts); each recipe sets its own seed"
+    ]
+    hooks = config.pluginmanager.get_plugin("trainspec-session")
+    cache = getattr(hooks, "cache", None)
+    if cache is not None:
+        lines.append(f"trainspec run cache: {cache.mode} ({cache.directory})")
+    return lines
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    marker = metafunc.definition.get_closest_marker(MARKER)
+    if marker is None:
+        return
+    if "run" not in metafunc.fixturenames:
+        raise pytest.UsageError(
+            f"{metafunc.definition.nodeid}: a spec applied to pairs or recipes must take a "
+            "`run` argument"
+        )
+    xdist = metafunc.config.pluginmanager.hasplugin("xdist")
+    targets = targets_of(marker.args)
+    if option(metafunc.config, "trainspec_mutate"):
+        from trainspec.plugin.mutation import SELECTION_KEY, mutant_targets
+
+        targets += mutant_targets(marker.args, metafunc.config.stash.get(SELECTION_KEY, None))
+    params = [
+        pytest.param(target, id=target.id, marks=_marks(target, xdist))
+        for target in targets
+    ]
+    metafunc.parametrize("run", params, indirect=True)
+
+
+def _marks(target: Target, xdist: bool) -> list[Any]:
+    marks: list[Any] = []
+    if target.kind == "mutant":
+        from trainspec.plugin.mutation import marks as mutant_marks
+
+        return mutant_marks(target, xdist)
+    if target.kind == "pair" and target.variant == "broken":
+        # The spec must fail on the broken model: a pass is a miss (strict XPASS fails the
+        # session), an error other than an assertion stays an error.
+        marks.append(
+            pytest.mark.xfail(
+                strict=True,
+                raises=AssertionError,
+                reason=f"MISSED: the spec passed on the broken model of pair {target.group!r}; "
+                "it should fail there",
+            )
+        )
+    if xdist:  # specs sharing a run land on one worker under --dist loadgroup
+        marks.append(pytest.mark.xdist_group(f"trainspec:{target.id}"))
+    return marks
+
+
+@pytest.fixture
+def run(request: pytest.FixtureRequest) -> Any:
+    """The finished :class:`trainspec.Run` of the recipe this spec is applied to.
+
+    Apply the spec with ``@trainspec.applies_to(pair_or_recipe)``, or define a ``recipe``
+    fixture returning a :class:`trainspec.Recipe`.
+    """
+    target: Target | None = getattr(request, "param", None)
+    if target is None:
+        try:
+            recipe = request.getfixturevalue("recipe")
+        except pytest.FixtureLookupError:
+            raise TrainspecError(
+                "the `run` fixture needs a recipe: decorate the spec with "
+                "@trainspec.applies_to(pair_or_recipe) or define a `recipe` fixture"
+            ) from None
+        from trainspec.recipe import Recipe
+
+        if not isinstance(recipe, Recipe):
+            raise TrainspecError(
+                f"the `recipe` fixture returned {type(recipe).__name__}, not a trainspec.Recipe"
+            )
+        target = Target("recipe", recipe.label, "recipe", recipe)
+    request.node.stash[TARGET_KEY] = target
+    from trainspec import train
+
+    return train(target.recipe())
+
+

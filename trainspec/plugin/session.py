@@ -1,0 +1,190 @@
+"""Session state and the hooks that collect it: which runs each spec used, every spec's
+result, the report at the end and the JSON file; on pytest-xdist, what workers send the
+controller."""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from trainspec import events
+from trainspec.exceptions import TrainspecError
+from trainspec.expect import fail
+from trainspec.plugin.keys import RUNS_KEY, TARGET_KEY
+from trainspec.plugin.observe import build_result, plain_nodeid
+from trainspec.plugin.options import option
+from trainspec.plugin.report import render
+from trainspec.plugin.results import PROPERTY, ResultBook, SpecResult, write_json
+
+
+class SessionHooks:
+    """Per-session state: the runs each spec trains and every spec's result."""
+
+    #: Sessions with an item running, innermost last (pytester nests sessions in one process):
+    #: a run belongs to the innermost one only.
+    _active: list[SessionHooks] = []
+
+    def __init__(self, config: pytest.Config, cache: Any = None):
+        self.config = config
+        self.book = ResultBook()
+        self.is_worker = hasattr(config, "workerinput")
+        self.cache = cache
+        #: every run this session used, by fingerprint: True when it came from the disk cache
+        self.runs: dict[str, bool] = {}
+        #: node ids in collection order (the report and JSON follow it, with or without xdist)
+        self.order: dict[str, int] = {}
+        self._current: list[Any] | None = None
+        events.LISTENERS.append(self._on_run)
+
+    def _on_run(self, recipe: Any, run: Any) -> None:
+        if SessionHooks._active[-1:] == [self]:
+            self.add_run(run.fingerprint, bool(run.from_cache))
+            if self._current is not None:
+                self._current.append(run)
+
+    def add_run(self, fingerprint: str, from_cache: bool) -> None:
+        """A run is counted as trained when any process trained it."""
+        self.runs[fingerprint] = self.runs.get(fingerprint, True) and from_cache
+
+    def set_order(self, nodeids: list[str]) -> None:
+        if not self.order:
+            self.order = {plain_nodeid(n): i for i, n in enumerate(nodeids)}
+
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        self.set_order([item.nodeid for item in session.items])
+
+    def session_data(self) -> dict[str, Any]:
+        """What a worker sends the controller at the end (``workeroutput``)."""
+        return {"runs": dict(self.runs),
+                "cache": self.cache.stats.to_json() if self.cache is not None else None}
+
+    def merge(self, data: dict[str, Any]) -> None:
+        for fingerprint, from_cache in (data.get("runs") or {}).items():
+            self.add_run(fingerprint, bool(from_cache))
+        if self.cache is not None and data.get("cache"):
+            self.cache.stats.merge(data["cache"])
+
+    def _finish_book(self) -> None:
+        self.book.sort(self.order)
+        self.book.runs = dict(self.runs)
+        if self.cache is not None:
+            self.book.cache = {"mode": str(self.cache.mode), "dir": str(self.cache.directory),
+                               **self.cache.stats.to_json()}
+
+    @staticmethod
+    def _is_spec(item: pytest.Item) -> bool:
+        """A spec is a test that receives a ``run``; other tests may train but are not
+        reported."""
+        return TARGET_KEY in item.stash or "run" in getattr(item, "fixturenames", ())
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_protocol(self, item: pytest.Item) -> Generator[None, Any, Any]:
+        item.stash[RUNS_KEY] = self._current = []
+        SessionHooks._active.append(self)
+        try:
+            return (yield)
+        finally:
+            SessionHooks._active.remove(self)
+            self._current = None
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_call(self, item: pytest.Item) -> Generator[None, Any, Any]:
+        result = yield
+        if not self._is_spec(item):
+            return result
+        marker = item.get_closest_marker("trainspec")
+        if marker is not None and marker.kwargs.get("allow_nonfinite"):
+            return result
+        for finished in item.stash.get(RUNS_KEY, []):
+            if finished.nonfinite is not None:
+                __tracebackhide__ = True
+                nf = finished.nonfinite
+                raise fail(
+                    "the run diverged", measured=str(nf), required="finite values at every step",
+                    series=finished.loss, where=f"step {nf.step}, {nf.tensor}", run=finished,
+                    note="the spec passed on what was recorded before the divergence; mark it "
+                    "@pytest.mark.trainspec(allow_nonfinite=True) if divergence is expected",
+                )
+        return result
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(
+        self, item: pytest.Item, call: pytest.CallInfo[None]
+    ) -> Generator[None, Any, Any]:
+        report = yield
+        if not self._is_spec(item):
+            return report
+        if call.when == "call" or (call.when == "setup" and call.excinfo is not None):
+            result = build_result(item, call.excinfo, call.duration)
+            report.user_properties.append((PROPERTY, result.to_json()))
+        if call.excinfo is not None and isinstance(call.excinfo.value, TrainspecError):
+            # a readable paragraph instead of a traceback through Keras and trainspec
+            report.longrepr = f"{item.nodeid}\ntrainspec: {call.excinfo.value}"
+        return report
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        for key, value in report.user_properties:
+            if key == PROPERTY:
+                self.book.add(SpecResult.from_json(value))
+
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
+        if report.failed and report.nodeid not in {
+            e["nodeid"] for e in self.book.collection_errors
+        }:
+            self.book.add_collection_error(report.nodeid or "<session>", str(report.longrepr))
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        if self.is_worker:
+            return
+        self._finish_book()
+        writer = self.config.get_terminal_writer()
+        text = render(
+            self.book,
+            option(self.config, "trainspec_report"),
+            width=max(80, writer.fullwidth),
+            color=writer.hasmarkup,
+        )
+        if text:
+            terminalreporter.write(text)
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        if self.is_worker:
+            self.config.workeroutput[PROPERTY] = self.session_data()  # type: ignore[attr-defined]
+            return
+        path = option(self.config, "trainspec_json")
+        if not path:
+            return
+        self._finish_book()
+        target = Path(path)
+        if not target.is_absolute():
+            target = self.config.invocation_params.dir / target
+        write_json(self.book, target, int(exitstatus))
+
+    def pytest_unconfigure(self) -> None:
+        if self._on_run in events.LISTENERS:
+            events.LISTENERS.remove(self._on_run)
+        if self.cache is not None:
+            self.cache.uninstall()
+
+
+class XdistHooks:
+    """Controller-side pytest-xdist hooks, registered only when xdist is loaded: the collection
+    order and each worker's session data (runs trained or loaded, cache counts)."""
+
+    def __init__(self, hooks: SessionHooks):
+        self.hooks = hooks
+
+    def pytest_configure_node(self, node: Any) -> None:
+        node.workerinput["trainspec_loadgroup"] = self.hooks.config.option.dist == "loadgroup"
+
+    def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:
+        self.hooks.set_order(list(ids))
+
+    def pytest_testnodedown(self, node: Any, error: Any) -> None:
+        data = getattr(node, "workeroutput", {}).get(PROPERTY)
+        if data:
+            self.hooks.merge(data)
