@@ -49,6 +49,12 @@ def pytest_configure(config: pytest.Config) -> None:
                            option(config, "trainspec_mutate_max"))
     hooks = SessionHooks(config, _run_cache(config))
     config.pluginmanager.register(hooks, "trainspec-session")
+    if getattr(config.option, "xmlpath", None) and not hasattr(config, "workerinput"):
+        from trainspec.plugin.junit import JUnitProperties
+
+        junit = JUnitProperties(config, hooks.book)
+        hooks.listeners.append(junit.on_result)
+        config.pluginmanager.register(junit, "trainspec-junit")
     if config.pluginmanager.hasplugin("xdist"):
         _default_to_loadgroup(config)
         config.pluginmanager.register(XdistHooks(hooks), "trainspec-xdist")
@@ -189,6 +195,9 @@ def run(request: pytest.FixtureRequest) -> Any:
         target = Target("recipe", recipe.label, "recipe", recipe)
     request.node.stash[TARGET_KEY] = target
     from trainspec import train
+    from trainspec.environment import import_tensorflow_quietly
+
+    import_tensorflow_quietly()
 
     return train(target.recipe())
 

@@ -7,7 +7,9 @@ from typing import Any
 
 import pytest
 
-REPORT_MODES = ("full", "problems", "off")
+#: ``summary`` (default): tables, one summary line, panels only for what needs attention;
+#: ``full``: a panel for every outcome; ``problems``: only problems; ``off``.
+REPORT_MODES = ("summary", "full", "problems", "off")
 PROGRESS_MODES = ("auto", "on", "off")
 CACHE_MODES = ("on", "off", "read", "write")
 
@@ -27,9 +29,13 @@ def add_options(parser: pytest.Parser) -> None:
     group = parser.getgroup("trainspec", "trainspec: training specs")
     _add(group, parser, "json", "write every spec result as JSON to PATH",
          "write every spec result as JSON to this path", metavar="PATH")
-    _add(group, parser, "report", "Rich report at the end: full (default; explains caught bugs "
-         "too), problems (only misses, false alarms, errors and failures) or off",
-         "full, problems or off", "full", choices=REPORT_MODES)
+    _add(group, parser, "html", "write the report as one self-contained HTML file to PATH (pair "
+         "table, broken and fixed curves, specs, the doctor's finding, sweep charts)",
+         "write the HTML report to this path", metavar="PATH")
+    _add(group, parser, "report", "Rich report at the end: summary (default: the pair and "
+         "sweep tables, one summary line, and a panel for each miss, false alarm, error or "
+         "failure), full (a panel for every caught bug too), problems (only what needs "
+         "attention) or off", "summary, full, problems or off", "summary", choices=REPORT_MODES)
     _add(group, parser, "mutate", "also run every spec applied to a pair on the mutants of the "
          "pair's fixed recipe and report which mutants each spec kills; never changes the exit "
          "status", "run specs on mutants of fixed recipes", False, "bool", action="store_true")
