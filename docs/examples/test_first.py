@@ -1,5 +1,8 @@
-import keras, trainspec
+import keras
+
+import trainspec
 from trainspec import datasets
+
 
 def mlp():
     return keras.Sequential([keras.Input((2,)), keras.layers.Dense(32, activation="relu"),

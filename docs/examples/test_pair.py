@@ -1,7 +1,10 @@
 """The README's pair example: a learning rate too small to learn, and the fix."""
 
-import keras, trainspec
+import keras
+
+import trainspec
 from trainspec import datasets
+
 
 def mlp():
     return keras.Sequential([keras.Input((2,)), keras.layers.Dense(16, activation="relu"),

@@ -34,9 +34,12 @@ def problems(book: ResultBook) -> list[tuple[str, SpecResult, str]]:
 
 
 def _message(result: SpecResult) -> str:
+    from trainspec.plugin.report import _measured
+
     details = result.details or {}
     if details.get("what"):
-        return f"{details['what']}: measured {details.get('measured')}, required {details.get('required')}"
+        return (f"{details['what']}: measured {_measured(details)}, required "
+                f"{details.get('required')}")
     return (result.message or result.outcome).strip()
 
 
@@ -52,24 +55,28 @@ def markdown_summary(book: ResultBook, limit: int = SUMMARY_LIMIT) -> str:
         >>> markdown_summary(ResultBook()).startswith("## trainspec")
         True
     """
-    lines = ["## trainspec", "", summary_line(book).plain, ""]
+    text = "\n".join(["## trainspec", "", summary_line(book).plain, ""]) + "\n"
     verdicts = book.pair_verdicts()
     if verdicts:
         names = spec_names(list(OrderedDict.fromkeys(v.spec for v in verdicts)))
-        lines += ["| pair | verdict | caught by | not caught by |", "|---|---|---:|---|"]
-        for pair, items in by_pair(verdicts).items():
+        text += "| pair | verdict | caught by | not caught by |\n|---|---|---:|---|\n"
+        pairs = list(by_pair(verdicts).items())
+        for i, (pair, items) in enumerate(pairs):
             caught = sum(v.verdict is Verdict.CAUGHT for v in items)
             others = ", ".join(f"{names[v.spec]} ({v.verdict.value.replace('_', ' ')})"
                                for v in items if v.verdict is not Verdict.CAUGHT)
-            lines.append(f"| {_cell(pair)} | {VERDICT_STYLE[pair_verdict(items)][0]} | "
-                         f"{caught}/{len(items)} | {_cell(others or '—')} |")
-        lines.append("")
+            row = (f"| {_cell(pair)} | {VERDICT_STYLE[pair_verdict(items)][0]} | "
+                   f"{caught}/{len(items)} | {_cell(_cap(others or '—'))} |\n")
+            if len((text + row).encode()) > limit // 2:  # half for the problems below
+                text += f"\n… and {len(pairs) - i} more pairs (see the job log)\n"
+                break
+            text += row
+        text += "\n"
     found = problems(book)
     if found:
-        lines += ["### Needs attention", ""]
-    text = "\n".join(lines) + "\n"
+        text += "### Needs attention\n\n"
     for i, (title, result, message) in enumerate(found):
-        entry = (f"- **{_cell(title)}**: {_cell(message)}  \n"
+        entry = (f"- **{_cell(title)}**: {_cell(_cap(message))}  \n"
                  f"  `pytest \"{result.nodeid}\"` (seed {result.seed})\n")
         tail = f"\n… and {len(found) - i} more (see the job log)\n"
         if len((text + entry + tail).encode()) > limit:
@@ -77,6 +84,10 @@ def markdown_summary(book: ResultBook, limit: int = SUMMARY_LIMIT) -> str:
             break
         text += entry
     return text
+
+
+def _cap(text: str, length: int = 400) -> str:
+    return text if len(text) <= length else text[:length - 1] + "…"
 
 
 def _escape_data(text: str) -> str:
