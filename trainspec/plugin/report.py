@@ -361,7 +361,8 @@ def diagnosis_text(result: SpecResult) -> Text | None:
     if primary.get("explanation"):
         text.append(f": {primary['explanation']}", style="")
     if primary.get("fixes"):
-        text.append(f" Fix: {primary['fixes'][0]}", style="italic")
+        fix = str(primary["fixes"][0]).rstrip()
+        text.append(f" Fix: {fix}{'' if fix.endswith(('.', '!', '?')) else '.'}", style="italic")
     others = [f.get("symptom") for f in findings if f.get("symptom") != primary.get("symptom")]
     if others:
         text.append(f" Also: {', '.join(str(o) for o in others)}.", style="dim")
