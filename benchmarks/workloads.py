@@ -127,7 +127,7 @@ def baseline_execute(p: Any) -> np.ndarray:
     """Train ``p`` end to end with the baseline loop, chunked as the engine chunks."""
     import tensorflow as tf
 
-    from trainspec import engine
+    from trainspec.engine import prepare as engine
     from trainspec.constants import DEFAULT_CHUNK_STEPS
 
     recipe = p.recipe
@@ -192,7 +192,7 @@ def probe_overhead(workload: Workload, steps: int, repeats: int, tries: int = 2)
     """
     import tensorflow as tf
 
-    from trainspec import engine
+    from trainspec.engine import prepare as engine
 
     tf.get_logger().setLevel("ERROR")  # each prepared recipe traces its own loop: no retrace warnings
     recipe = workload.recipe(steps)
@@ -260,7 +260,7 @@ def series_size(steps: int, depth: int) -> SeriesSize:
     """Train a small blobs MLP with ``depth`` hidden layers for ``steps`` steps and measure
     ``Run.to_arrays()``."""
     import trainspec
-    from trainspec import engine
+    from trainspec.engine import prepare as engine
 
     recipe = trainspec.Recipe(
         model=mlp_builder(f"blobs_{depth}x16", depth, 16, inputs=(2,), classes=3),

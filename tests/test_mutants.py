@@ -18,7 +18,7 @@ def recipe(healthy):
 
 
 def _initial_weights(recipe):
-    from trainspec.engine import _build_model, _seed
+    from trainspec.engine.prepare import _build_model, _seed
 
     _seed(recipe.seed)
     return _build_model(recipe).get_weights()
@@ -36,7 +36,7 @@ def test_activation_operator_keeps_the_initial_weights(recipe):
     mutant = mutants.apply("hidden_sigmoid", recipe).recipe
     before, after = _initial_weights(recipe), _initial_weights(mutant)
     assert all(np.array_equal(a, b) for a, b in zip(before, after, strict=True))
-    from trainspec.engine import _build_model
+    from trainspec.engine.prepare import _build_model
 
     model = _build_model(mutant)
     assert [layer.activation.__name__ for layer in model.layers] == ["sigmoid", "sigmoid", "softmax"]

@@ -879,8 +879,8 @@ def check_recipe(recipe: Any, *, thresholds: Thresholds | None = None,
     t = (thresholds or project_thresholds()).updated(**overrides)
     out: list[Finding] = []
     try:
-        from trainspec import probes
-        from trainspec.engine import _build_model, _seed
+        from trainspec.engine import probes
+        from trainspec.engine.prepare import _build_model, _seed
 
         _seed(recipe.seed)
         model = _build_model(recipe)

@@ -95,7 +95,7 @@ def test_same_recipe_trains_once_per_process(healthy, healthy_run):
 
 def test_the_same_recipe_object_is_not_prepared_again_unless_its_data_changed(
         blobs, monkeypatch):
-    from trainspec import engine
+    from trainspec.engine import prepare as engine
 
     x, y = blobs
     recipe = trainspec.Recipe(

@@ -12,7 +12,7 @@ import tensorflow as tf
 
 import trainspec
 from tests.conftest import small_mlp
-from trainspec import engine
+from trainspec.engine import prepare as engine
 
 
 @pytest.fixture

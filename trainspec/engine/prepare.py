@@ -25,7 +25,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from trainspec import probes  # noqa: E402
+from trainspec.engine import probes  # noqa: E402
 from trainspec.constants import (  # noqa: E402
     DEFAULT_CHUNK_STEPS,
     HISTOGRAM_BINS,
@@ -34,7 +34,7 @@ from trainspec.constants import (  # noqa: E402
 )
 from trainspec.events import LISTENERS, PROGRESS, STORES  # noqa: E402
 from trainspec.exceptions import BuildError, DataError, RecipeError  # noqa: E402
-from trainspec.fingerprint import ENGINE_VERSION, Hasher, identity  # noqa: E402
+from trainspec.engine.fingerprint import ENGINE_VERSION, Hasher, identity  # noqa: E402
 from trainspec.recipe import Recipe  # noqa: E402
 from trainspec.run import (  # noqa: E402
     ActivationTrace,
