@@ -880,10 +880,10 @@ def check_recipe(recipe: Any, *, thresholds: Thresholds | None = None,
     out: list[Finding] = []
     try:
         from trainspec.engine import probes
-        from trainspec.engine.prepare import _build_model, _seed
+        from trainspec.engine.prepare import build_model, seed_everything
 
-        _seed(recipe.seed)
-        model = _build_model(recipe)
+        seed_everything(recipe.seed)
+        model = build_model(recipe)
     except Exception:
         model = None  # training will report why the model cannot be built
     x = np.asarray(recipe.data[0])
