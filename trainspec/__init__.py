@@ -20,7 +20,6 @@ from __future__ import annotations
 
 from trainspec import datasets, mutants
 from trainspec.constants import ActivationKind, Outcome, Variant, Verdict
-
 from trainspec.doctor import (
     Diagnosis,
     Finding,

@@ -56,11 +56,11 @@ class RecipeView:
     @classmethod
     def of(cls, recipe: Any, thresholds: Thresholds) -> RecipeView:
         try:
-            from trainspec import probes
-            from trainspec.engine import _build_model, _seed
+            from trainspec.engine import probes
+            from trainspec.engine.prepare import build_model, seed_everything
 
-            _seed(recipe.seed)
-            model = _build_model(recipe)
+            seed_everything(recipe.seed)
+            model = build_model(recipe)
             leaves = probes.leaf_layers(model)
         except Exception:
             model, leaves = None, []
@@ -146,7 +146,7 @@ class OutputVsLoss(StaticCheck):
     symptoms = (Symptom.PROBABILITIES_AS_LOGITS, Symptom.LOGITS_AS_PROBABILITIES)
 
     def check(self, view: RecipeView) -> list[Finding]:
-        from trainspec import probes
+        from trainspec.engine import probes
 
         if view.model is None:
             return []
@@ -198,7 +198,7 @@ class LinearModel(StaticCheck):
     symptoms = (Symptom.LINEAR_MODEL,)
 
     def check(self, view: RecipeView) -> list[Finding]:
-        from trainspec import probes
+        from trainspec.engine import probes
 
         if view.model is None:
             return []
