@@ -31,6 +31,7 @@ from trainspec.diagnose import (  # noqa: E402
     doctor_spec,
 )
 from trainspec.exceptions import BuildError, DataError, RecipeError, SpecFailure, TrainspecError
+from trainspec.exercises.exercise import Exercise
 from trainspec.expect import expect
 from trainspec.pairs import Pair, Sweep, applies_to
 from trainspec.recipe import Recipe
@@ -71,6 +72,7 @@ __all__ = [
     "Finding",
     "Symptom",
     "DataError",
+    "Exercise",
     "LayerTrace",
     "NonFinite",
     "Outcome",
