@@ -34,7 +34,9 @@ CURRICULUM_PAIRS = {
 
 _DEFINITIONS: list[dict] = [
     dict(
-        name="fail1_learning_rate", title="Fail1: a learning rate far too high",
+        name="fail1_learning_rate",
+        symptoms=("loss_not_decreasing", "diverging_loss", "oscillating_loss"),
+        title="Fail1: a learning rate far too high",
         lesson="seeds/000 Fail1",
         cause="learning rate 1.0 on a 10-layer, 100-unit network: every step overshoots",
         fix="learning rate 0.05, 3 hidden layers of 256 units",
@@ -50,7 +52,9 @@ _DEFINITIONS: list[dict] = [
         ],
     ),
     dict(
-        name="fail2_sigmoid", title="Fail2: sigmoid in every hidden layer",
+        name="fail2_sigmoid",
+        symptoms=("vanishing_gradient", "saturated_units", "loss_not_decreasing"),
+        title="Fail2: sigmoid in every hidden layer",
         lesson="seeds/000 Fail2",
         cause="sigmoid in all 5 hidden layers: the first layers receive almost no gradient",
         fix="ReLU activations",
@@ -68,7 +72,9 @@ _DEFINITIONS: list[dict] = [
         ],
     ),
     dict(
-        name="fail3_weight_init", title="Fail3: weights that start every ReLU dead",
+        name="fail3_weight_init",
+        symptoms=("dead_units", "unchanged_weights"),
+        title="Fail3: weights that start every ReLU dead",
         lesson="seeds/000 Fail3",
         cause="weights uniform in [-0.01, 0.0] on non-negative pixels: every ReLU starts dead",
         fix="weights uniform in [-0.01, +0.01]",
@@ -85,7 +91,9 @@ _DEFINITIONS: list[dict] = [
         ],
     ),
     dict(
-        name="fail4_input_noise", title="Fail4: noise that erases the images",
+        name="fail4_input_noise",
+        symptoms=("accuracy_at_chance", "loss_not_decreasing"),
+        title="Fail4: noise that erases the images",
         lesson="seeds/000 Fail4",
         cause="noise of std 8 on [0, 1] pixels: the images no longer show digits",
         fix="train on the images without the added noise",
@@ -100,7 +108,9 @@ _DEFINITIONS: list[dict] = [
         ],
     ),
     dict(
-        name="fail5_softmax_logits", title="Fail5: softmax applied twice",
+        name="fail5_softmax_logits",
+        symptoms=("probabilities_as_logits",),
+        title="Fail5: softmax applied twice",
         lesson="seeds/000 Fail5",
         cause="softmax output passed to sparse_softmax_cross_entropy_with_logits",
         fix="no softmax on the last layer: output logits",
@@ -115,7 +125,9 @@ _DEFINITIONS: list[dict] = [
         ],
     ),
     dict(
-        name="vanishing_gradients", title="Vanishing gradients in a deep sigmoid network",
+        name="vanishing_gradients",
+        symptoms=("vanishing_gradient", "saturated_units"),
+        title="Vanishing gradients in a deep sigmoid network",
         lesson="seeds/001, seeds/002 vanishing gradients",
         cause="10 sigmoid layers: the first layers receive almost no gradient",
         fix="ReLU activations with He initialisation",
@@ -131,7 +143,9 @@ _DEFINITIONS: list[dict] = [
         ],
     ),
     dict(
-        name="exploding_gradients", title="Exploding gradients, and gradient clipping",
+        name="exploding_gradients",
+        symptoms=("exploding_gradient", "non_finite", "diverging_loss"),
+        title="Exploding gradients, and gradient clipping",
         lesson="seeds/001, seeds/002 exploding gradients",
         cause="targets in the hundreds and plain SGD: the gradients grow until they overflow",
         fix="gradient clipping: clipnorm=1.0",
@@ -148,7 +162,9 @@ _DEFINITIONS: list[dict] = [
         ],
     ),
     dict(
-        name="dying_relu", title="Dying ReLUs, and leaky alternatives",
+        name="dying_relu",
+        symptoms=("dead_units",),
+        title="Dying ReLUs, and leaky alternatives",
         lesson="seeds/002 dying ReLUs",
         cause="Adam at 0.02 on ReLU layers: units pushed to negative inputs never come back",
         fix="LeakyReLU (or PReLU, ELU) in the hidden layers",
@@ -165,7 +181,9 @@ _DEFINITIONS: list[dict] = [
         ],
     ),
     dict(
-        name="he_initialisation", title="He initialisation for a deep ReLU network",
+        name="he_initialisation",
+        symptoms=("vanishing_gradient", "loss_not_decreasing"),
+        title="He initialisation for a deep ReLU network",
         lesson="seeds/001, seeds/002 Glorot/He initialisation",
         cause="glorot_normal under ReLU in 12 layers: the signal shrinks through depth",
         fix="he_normal for the ReLU layers",
@@ -180,7 +198,9 @@ _DEFINITIONS: list[dict] = [
         ],
     ),
     dict(
-        name="batchnorm", title="Batch normalisation for raw pixel values",
+        name="batchnorm",
+        symptoms=("unscaled_inputs", "exploding_gradient", "diverging_loss"),
+        title="Batch normalisation for raw pixel values",
         lesson="seeds/002, seeds/004 batch normalisation",
         cause="raw [0, 255] pixels into ELU layers: the loss explodes",
         fix="BatchNormalization after Flatten and after every hidden layer",

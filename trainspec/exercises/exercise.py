@@ -104,7 +104,8 @@ class Exercise(BaseModel):
     ``specs`` are plain pytest functions taking ``run`` (their source goes into the spec file;
     mark one ``@pytest.mark.trainspec(points=2, hidden=True)`` to change its points or hide it);
     ``points`` is the default per spec.  ``change`` says what the student may change; it is
-    shown next to the doctor's findings.
+    shown next to the doctor's finding, which is the first of ``symptoms`` the doctor finds
+    (else its primary finding).
 
     Example:
         >>> import trainspec
@@ -126,6 +127,9 @@ class Exercise(BaseModel):
     specs: tuple[Callable[..., Any], ...]
     points: float = Field(default=1.0, gt=0, description="Points per spec unless its marker says.")
     change: str = Field(default="", description="What the exercise lets the student change.")
+    symptoms: tuple[str, ...] = Field(
+        default=(), description="Doctor symptoms this exercise is about, shown to the student "
+        "before any other finding (e.g. 'vanishing_gradient').")
     lesson: str = ""
     source: str = Field(description="The student's module (assigns `recipe`).")
     solution: str = Field(description="The fixed module (assigns `recipe`).")
@@ -263,6 +267,7 @@ class Exercise(BaseModel):
             "specs": self.spec_names(),
             "hints": list(self.hints),
             "change": self.change,
+            "symptoms": list(self.symptoms),
             "statement": self.task,
         }
 

@@ -170,7 +170,7 @@ class StudentHooks:
         if runs and not record.curve:
             record.curve_name, record.curve = "loss", curve_points(runs[0].loss)
         if runs:
-            record.doctor = _doctor(runs[0], item, (entry or {}).get("change", ""))
+            record.doctor = _doctor(runs[0], item, entry or {})
 
     # -- the controller --------------------------------------------------------------------
 
@@ -233,17 +233,21 @@ class StudentHooks:
         terminalreporter.write(render(self, width=writer.fullwidth, color=writer.hasmarkup))
 
 
-def _doctor(run: Any, item: pytest.Item, change: str) -> dict[str, Any] | None:
-    """The doctor's primary finding on ``run``, for a student; None when healthy or when the
-    doctor cannot run (it must never hide the spec's own result)."""
+def _doctor(run: Any, item: pytest.Item, entry: dict[str, Any]) -> dict[str, Any] | None:
+    """The doctor's finding on ``run`` for a student: the first of the exercise's symptoms it
+    finds, else its primary finding; None when healthy or when the doctor cannot run (it must
+    never hide the spec's own result)."""
     try:
         from trainspec.diagnose import diagnose
         from trainspec.exercises.words import for_student, primary_finding
 
         target = item.stash.get(TARGET_KEY, None)
         recipe = target.recipe() if target is not None else None
-        finding = primary_finding(diagnose(run, recipe) if recipe is not None else diagnose(run))
-        return for_student(finding, change) if finding is not None else None
+        diagnosis = diagnose(run, recipe) if recipe is not None else diagnose(run)
+        found = {str(f.symptom): f for f in getattr(diagnosis, "findings", None) or []}
+        wanted = [found[s] for s in entry.get("symptoms") or [] if s in found]
+        finding = wanted[0] if wanted else primary_finding(diagnosis)
+        return for_student(finding, entry.get("change", "")) if finding is not None else None
     except Exception:
         return None
 
