@@ -20,9 +20,7 @@ from __future__ import annotations
 
 from trainspec import datasets, mutants
 from trainspec.constants import ActivationKind, Outcome, Variant, Verdict
-
-# Imported after the submodule so the name ``trainspec.diagnose`` is the function, not the module.
-from trainspec.diagnose import (  # noqa: E402
+from trainspec.doctor import (
     Diagnosis,
     Finding,
     Symptom,
@@ -31,6 +29,7 @@ from trainspec.diagnose import (  # noqa: E402
     doctor_spec,
 )
 from trainspec.exceptions import BuildError, DataError, RecipeError, SpecFailure, TrainspecError
+from trainspec.exercises.exercise import Exercise
 from trainspec.expect import expect
 from trainspec.pairs import Pair, Sweep, applies_to
 from trainspec.recipe import Recipe
@@ -71,6 +70,7 @@ __all__ = [
     "Finding",
     "Symptom",
     "DataError",
+    "Exercise",
     "LayerTrace",
     "NonFinite",
     "Outcome",

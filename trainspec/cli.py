@@ -127,7 +127,7 @@ def _fmt(value: Any) -> str:
 
 
 def doctor(args: argparse.Namespace, console: Console) -> int:
-    from trainspec.diagnose import diagnose, parse_lines
+    from trainspec.doctor import diagnose, parse_lines
 
     overrides = parse_lines(args.set or [])
     value = load(args.target)
@@ -153,8 +153,14 @@ def main(argv: list[str] | None = None) -> int:
     doc.add_argument("--steps", type=int, default=None, help="override the recipe's steps")
     doc.add_argument("--set", action="append", metavar="NAME=VALUE",
                      help="override a doctor threshold, e.g. --set dead_fraction=0.9")
+    from trainspec.exercises.cli import add_parser
+    from trainspec.exercises.cli import run as run_exercises
+
+    add_parser(sub)
     args = parser.parse_args(argv)
     console = Console(highlight=False)
+    if args.command == "exercises":
+        return run_exercises(args, console)
     try:
         return doctor(args, console)
     except UsageFailure as exc:

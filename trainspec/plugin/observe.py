@@ -53,7 +53,7 @@ def _findings(run: Any) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
     """The doctor's findings on ``run`` and its primary one (the first when the doctor does not
     rank them)."""
     try:
-        from trainspec import diagnose
+        from trainspec.doctor import diagnose
     except ImportError:
         return [], None
     try:
