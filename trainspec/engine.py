@@ -26,6 +26,7 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from trainspec import probes  # noqa: E402
+from trainspec.codehash import code_digest, warn_uncached  # noqa: E402
 from trainspec.constants import (  # noqa: E402
     DEFAULT_CHUNK_STEPS,
     HISTOGRAM_BINS,
@@ -67,8 +68,12 @@ def train(recipe: Recipe) -> Run:
     run = _MEMO.get(known) if known is not None else None
     if run is None:
         prepared = _prepare(recipe)
-        _remember_fingerprint(recipe, prepared.fingerprint)
-        run = _recorded_or_trained(prepared)
+        if prepared.unreadable:  # code we cannot hash: neither memoised nor cached
+            warn_uncached(recipe.label, prepared.unreadable)
+            run = _execute(prepared)
+        else:
+            _remember_fingerprint(recipe, prepared.fingerprint)
+            run = _recorded_or_trained(prepared)
     if run.label != recipe.label:  # the name is not in the fingerprint: a shared run takes
         run = replace(run, label=recipe.label)  # the asking recipe's, whoever trained it first
     for listener in list(LISTENERS):
@@ -105,6 +110,9 @@ def _data_digest(recipe: Recipe) -> str | None:
     for name, part in (("data", recipe.data), ("validation_data", recipe.validation_data)):
         for i, array in enumerate(part or ()):
             h.add(f"{name}{i}", np.asarray(array))
+    # the builder's code and what it uses (classes, globals), which may change in place
+    h.add("code", code_digest(recipe.model, recipe.loss, list(recipe.metrics),
+                              recipe.train_step, list(recipe.callbacks)).digest)
     return h.hexdigest()
 
 
@@ -170,6 +178,7 @@ class _Prepared:
     output_activation: str | None
     n_classes: int | None
     fingerprint: str = ""
+    unreadable: list[str] = field(default_factory=list)  # code the fingerprint cannot cover
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -494,13 +503,21 @@ def _fingerprint(p: _Prepared) -> str:
         h.add("val_x", p.val[0])
         h.add("val_y", p.val[1])
     h.add("loss", identity(r.loss) if r.loss is not None else p.loss_name)
-    h.add("optimizer", identity(p.optimizer.get_config()))
+    # without its name: Keras numbers optimizers per session (sgd, sgd_1)
+    h.add("optimizer", identity({k: v for k, v in p.optimizer.get_config().items() if k != "name"}))
     h.add("optimizer_class", type(p.optimizer).__name__)
     for name in ("steps", "batch_size", "seed", "eval_every"):
         h.add(name, getattr(r, name))
     h.add("metrics", [identity(m) for m in r.metrics])
     h.add("callbacks", [identity(c) for c in r.callbacks])
     h.add("train_step", identity(r.train_step) if r.train_step is not None else None)
+    # the Python code of user-defined layers, models, functions and callbacks (config and
+    # weights do not show what a custom call() computes)
+    layers = list(p.model._flatten_layers(include_self=True, recursive=True))
+    code = code_digest(*layers, p.loss_fn, [fn for _, fn in p.metric_fns], p.optimizer,
+                       r.train_step, list(r.callbacks), layers=layers)
+    h.add("code", code.digest)
+    p.unreadable = code.unreadable
     return h.hexdigest()[:32]
 
 
