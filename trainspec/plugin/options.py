@@ -53,6 +53,12 @@ def add_options(parser: pytest.Parser) -> None:
     _add(group, parser, "cache-dir", "the run cache folder (default: $TRAINSPEC_CACHE_DIR, else "
          "the ini option, else .trainspec_cache in the rootdir)",
          "run cache folder, relative to the rootdir", metavar="DIR")
+    _add(group, parser, "update-baselines", "record missing trajectory baselines and rewrite "
+         "those a run no longer matches (the baseline fixture); the summary lists the files "
+         "written", "record missing and rewrite changed baselines", False, "bool",
+         action="store_true")
+    _add(group, parser, "baseline-seeds", "seeds a seed-envelope baseline is recorded with "
+         "(default 5)", "seeds a seed-envelope baseline is recorded with", "5", metavar="K")
     group.addoption(
         "--trainspec-clear-cache",
         dest="trainspec_clear_cache",
