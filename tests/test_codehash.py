@@ -13,8 +13,8 @@ import numpy as np
 
 import trainspec
 from trainspec import datasets
-from trainspec.codehash import UncachedRunWarning, code_digest
 from trainspec.engine import clear_memo, fingerprint
+from trainspec.engine.codehash import UncachedRunWarning, code_digest
 
 # -- code_digest -------------------------------------------------------------------------------
 

@@ -2,7 +2,7 @@
 
 Model architecture and initial weights, data, loss, optimizer configuration, steps, batch size,
 seed, metrics, callbacks and custom step, and the Python code of every user-defined part
-(:mod:`trainspec.codehash`).  Two recipes with one fingerprint train identically,
+(:mod:`trainspec.engine.codehash`).  Two recipes with one fingerprint train identically,
 so a run is trained once per session (and, with the disk cache, once per machine).
 """
 
@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from trainspec.codehash import code_digest
+from trainspec.engine.codehash import code_digest
 
 #: Bump when the engine changes what it records, so old fingerprints no longer match.
 ENGINE_VERSION = "1"
@@ -47,7 +47,7 @@ class Hasher:
 
 def callable_identity(fn: Any) -> dict[str, Any]:
     """What identifies a user function: its name and the hash of its code
-    (:func:`trainspec.codehash.code_digest`: bytecode, defaults, closed-over values and the
+    (:func:`trainspec.engine.codehash.code_digest`: bytecode, defaults, closed-over values and the
     globals it uses, recursively).
 
     Two lambdas with one source but different closed-over numbers get different identities.

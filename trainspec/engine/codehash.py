@@ -20,7 +20,7 @@ function compiled to a C extension outside any installed package) is reported in
 :attr:`CodeDigest.unreadable`; the engine then neither caches nor memoises the run.
 
 Example:
-    >>> from trainspec.codehash import code_digest
+    >>> from trainspec.engine.codehash import code_digest
     >>> code_digest(lambda t: t * 1.0).digest != code_digest(lambda t: t * 0.0).digest
     True
     >>> scale = 2.0
@@ -76,7 +76,7 @@ def code_digest(*objects: Any, layers: list[Any] | None = None) -> CodeDigest:
     its position there (its own code and state are hashed once, as an item of ``layers``).
 
     Example:
-        >>> from trainspec.codehash import code_digest
+        >>> from trainspec.engine.codehash import code_digest
         >>> def act(t, k=2.0):
         ...     return t * k
         >>> def act2(t, k=3.0):
