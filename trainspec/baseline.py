@@ -17,7 +17,8 @@ until the smoothed loss halves; each layer's median gradient norm).  :meth:`Base
 smooths the run the same way and passes when at most ``budget`` (default 5%) of its steps lie
 outside the band widened on both sides by ``margin`` (default 0.05) times the series' typical
 size (the median of ``|mean|`` over steps), every summary figure lies inside its band widened
-the same way, and the trainable layers (class, parameter count) are those recorded.
+the same way (by ``margin`` x its mean; steps to halve the loss by ``margin`` x the steps),
+and the trainable layers (class, parameter count) are those recorded.
 
 ``mode="exact"`` stores the run itself and requires every value to be bitwise equal (what the
 engine guarantees on one machine with one set of versions); ``mode="close"`` stores the run and
@@ -312,7 +313,9 @@ class Baseline:
             for name, band in self.figures.items():
                 if name not in figures:
                     continue
-                lo, hi = _widen(band["lo"], band["hi"], abs(band["mean"]), margin)
+                # a count of steps is widened in steps (margin x run length), others by size
+                scale = self.steps if name == "steps_to_halve_loss" else abs(band["mean"])
+                lo, hi = _widen(band["lo"], band["hi"], scale, margin)
                 value = figures[name]
                 if not (lo <= value <= hi):
                     result.figures.append(FigureMismatch(name, value, lo, hi, band["values"]))
