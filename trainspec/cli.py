@@ -161,8 +161,14 @@ def main(argv: list[str] | None = None) -> int:
     cmp.add_argument("b", help="results file B (e.g. from a branch)")
     cmp.add_argument("--rtol", type=float, default=0.0, help="relative tolerance (default 0)")
     cmp.add_argument("--atol", type=float, default=0.0, help="absolute tolerance (default 0)")
+    from trainspec.exercises.cli import add_parser
+    from trainspec.exercises.cli import run as run_exercises
+
+    add_parser(sub)
     args = parser.parse_args(argv)
     console = Console(highlight=False)
+    if args.command == "exercises":
+        return run_exercises(args, console)
     if args.command == "diff":
         from trainspec.diff import run_cli
 

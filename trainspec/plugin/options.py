@@ -59,6 +59,15 @@ def add_options(parser: pytest.Parser) -> None:
          action="store_true")
     _add(group, parser, "baseline-seeds", "seeds a seed-envelope baseline is recorded with "
          "(default 5)", "seeds a seed-envelope baseline is recorded with", "5", metavar="K")
+    _add(group, parser, "student", "student mode: progress, then the first failing exercise "
+         "with a hint (on automatically in an exercise workspace)", "student mode", False,
+         "bool", action="store_true")
+    _add(group, parser, "hint", "student mode: show hint N of the failing exercise's ladder "
+         "(default: one more hint each time the exercise fails)", "hint level to show",
+         metavar="N")
+    _add(group, parser, "grade", "write a Gradescope results.json to PATH (points and hidden "
+         "specs from @pytest.mark.trainspec(points=..., hidden=...))",
+         "write a Gradescope results.json to this path", metavar="PATH")
     group.addoption(
         "--trainspec-clear-cache",
         dest="trainspec_clear_cache",
