@@ -8,7 +8,9 @@
 4. ``pytest specs/ -n 2`` vs ``-n 0``, and a synthetic suite with 10x the specs (same runs) or
    10x the runs;
 5. peak RSS of ``pytest specs/`` vs a process that only imports, and the size of recorded series
-   at 2x the steps or 2x the layers.
+   at 2x the steps or 2x the layers;
+6. trajectory baselines: recording a seed envelope (5 seeds) and checking a run, vs one plain
+   run.
 
 ``--quick`` (a smoke test, about two minutes) uses fewer steps and repeats and runs figures 3-5
 on a small synthetic suite instead of ``specs/``.  Results go to ``benchmarks/results.json``
@@ -35,7 +37,7 @@ if str(ROOT) not in sys.path:
 
 from rich.console import Console  # noqa: E402
 
-from benchmarks import report, suites, workloads  # noqa: E402
+from benchmarks import regression, report, suites, workloads  # noqa: E402
 from benchmarks.report import Row, megabytes, per_step, seconds  # noqa: E402
 
 console = Console(stderr=False)
@@ -256,12 +258,31 @@ def figure5_series(plan: Plan, details: dict[str, Any]) -> list[Row]:
     ]
 
 
+def figure6_baselines(plan: Plan, details: dict[str, Any]) -> list[Row]:
+    """trajectory baselines: recording K seeds and checking, vs one plain run"""
+    cost = regression.baseline_cost(plan.suite_steps, seeds=5, repeats=1 if plan.quick else 3)
+    details["baselines"] = dict(asdict(cost), record_ratio=cost.record_ratio,
+                                check_ratio=cost.check_ratio)
+    note = (f"{cost.workload}, {cost.steps} steps, in one process from an empty memo and no "
+            "traced graphs; median of the repeats")
+    return [
+        Row(id="baseline_record", figure=6, what=f"record a seed-envelope baseline ({cost.seeds} "
+            "seeds)", measured=seconds(cost.record), baseline=seconds(cost.plain),
+            ratio=cost.record_ratio, target=float(cost.seeds),
+            note=note + "; the seeds share one traced loop"),
+        Row(id="baseline_check", figure=6, what="check a run against its baseline",
+            measured=seconds(cost.check), baseline=seconds(cost.plain), ratio=cost.check_ratio,
+            target=1.1, note=note + "; the run itself plus reading and comparing the file"),
+    ]
+
+
 FIGURES: dict[int, list[Callable[[Plan, dict[str, Any]], list[Row]]]] = {
     1: [figure1],
     2: [figure2],
     3: [figure345],
     4: [figure345],
     5: [figure345, figure5_series],
+    6: [figure6_baselines],
 }
 
 
@@ -277,7 +298,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true",
                         help="a smoke test: fewer steps and repeats, a synthetic suite instead of specs/")
-    parser.add_argument("--only", default="1,2,3,4,5", metavar="FIGURES",
+    parser.add_argument("--only", default="1,2,3,4,5,6", metavar="FIGURES",
                         help="comma-separated figure numbers to run (default: all)")
     parser.add_argument("--json", type=Path, default=ROOT / "benchmarks" / "results.json",
                         metavar="PATH", help="where to write the results (default: %(default)s)")
@@ -288,9 +309,9 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     try:
         args.figures = sorted({int(f) for f in args.only.split(",") if f.strip()})
     except ValueError:
-        parser.error(f"--only takes figure numbers 1-5, got {args.only!r}")
+        parser.error(f"--only takes figure numbers 1-6, got {args.only!r}")
     if not set(args.figures) <= set(FIGURES):
-        parser.error(f"--only takes figure numbers 1-5, got {args.only!r}")
+        parser.error(f"--only takes figure numbers 1-6, got {args.only!r}")
     return args
 
 

@@ -88,3 +88,12 @@ def test_synthetic_suite_and_launcher(tmp_path):
     # the launcher measures the child, not this process (which holds TensorFlow)
     assert 1 < proc.max_rss_mb < 200
     assert workloads.MLP.recipe(10).steps == 10
+
+
+def test_baseline_cost_figure_measures_ratios():
+    from benchmarks import regression
+
+    cost = regression.baseline_cost(steps=20, seeds=2, repeats=1)
+    assert cost.seeds == 2 and cost.steps == 20
+    for ratio in (cost.record_ratio, cost.check_ratio):
+        assert math.isfinite(ratio) and ratio > 0

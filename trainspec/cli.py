@@ -4,6 +4,9 @@
 :class:`~trainspec.Recipe`, a :class:`~trainspec.Pair` — both sides — or a function returning a
 recipe) and prints the doctor's diagnosis with the curves.  Exit status: 0 healthy, 1 findings,
 2 usage error (bad path or name).
+
+``trainspec diff A.json B.json`` compares two ``--trainspec-json`` results run by run
+(:mod:`trainspec.diff`).
 """
 
 from __future__ import annotations
@@ -153,6 +156,11 @@ def main(argv: list[str] | None = None) -> int:
     doc.add_argument("--steps", type=int, default=None, help="override the recipe's steps")
     doc.add_argument("--set", action="append", metavar="NAME=VALUE",
                      help="override a doctor threshold, e.g. --set dead_fraction=0.9")
+    cmp = sub.add_parser("diff", help="compare two --trainspec-json results run by run")
+    cmp.add_argument("a", help="results file A (e.g. from main)")
+    cmp.add_argument("b", help="results file B (e.g. from a branch)")
+    cmp.add_argument("--rtol", type=float, default=0.0, help="relative tolerance (default 0)")
+    cmp.add_argument("--atol", type=float, default=0.0, help="absolute tolerance (default 0)")
     from trainspec.exercises.cli import add_parser
     from trainspec.exercises.cli import run as run_exercises
 
@@ -161,6 +169,10 @@ def main(argv: list[str] | None = None) -> int:
     console = Console(highlight=False)
     if args.command == "exercises":
         return run_exercises(args, console)
+    if args.command == "diff":
+        from trainspec.diff import run_cli
+
+        return run_cli(args, console)
     try:
         return doctor(args, console)
     except UsageFailure as exc:

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from trainspec.engine.codehash import warn_uncached
+from trainspec.engine.execute import execute
 from trainspec.engine.memo import (
     known_fingerprint,
     recorded_or_trained,
@@ -36,8 +38,12 @@ def train(recipe: Recipe) -> Run:
     run = remembered(known_fingerprint(recipe))
     if run is None:
         prepared = prepare(recipe)
-        remember_fingerprint(recipe, prepared.fingerprint)
-        run = recorded_or_trained(prepared)
+        if prepared.unreadable:  # code we cannot hash: neither memoised nor cached
+            warn_uncached(recipe.label, prepared.unreadable)
+            run = execute(prepared)
+        else:
+            remember_fingerprint(recipe, prepared.fingerprint)
+            run = recorded_or_trained(prepared)
     if run.label != recipe.label:  # the name is not in the fingerprint: a shared run takes
         run = replace(run, label=recipe.label)  # the asking recipe's, whoever trained it first
     for listener in list(LISTENERS):

@@ -13,6 +13,8 @@ import pytest
 from trainspec.environment import environment
 from trainspec.exceptions import TrainspecError
 from trainspec.pairs import MARKER, Target, targets_of
+from trainspec.plugin.baselines import baseline  # noqa: F401  (the fixture)
+from trainspec.plugin.baselines import register as register_baselines
 from trainspec.plugin.keys import STUDENT_KEY, TARGET_KEY
 from trainspec.plugin.options import CACHE_MODES, PROGRESS_MODES, REPORT_MODES, add_options, choice, option
 from trainspec.plugin.session import SessionHooks, XdistHooks
@@ -49,6 +51,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
         configure_mutation(config, option(config, "trainspec_mutate_operators"),
                            option(config, "trainspec_mutate_max"))
+    register_baselines(config)
     _configure_student(config)
     hooks = SessionHooks(config, _run_cache(config))
     config.pluginmanager.register(hooks, "trainspec-session")

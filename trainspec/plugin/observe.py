@@ -92,6 +92,9 @@ def curves_of(run: Any) -> dict[str, dict[str, Any]]:
 
 
 def _run_entry(run: Any) -> dict[str, Any]:
+    from trainspec.baseline import series_of
+
+    series = series_of(run, "all")
     return {
         "label": run.label,
         "seed": run.seed,
@@ -99,6 +102,11 @@ def _run_entry(run: Any) -> dict[str, Any]:
         "wall_time": run.wall_time,
         "from_cache": run.from_cache,
         "summary": run.summary(),
+        # every recorded step of loss, metrics, per-layer gradient norms and validation, for
+        # ``trainspec diff`` (steps listed for the validation series only: the others are 0..n-1)
+        "series": {name: values.tolist() for name, (_, values) in series.items()},
+        "series_steps": {name: steps.tolist() for name, (steps, _) in series.items()
+                         if name.startswith("val:")},
     }
 
 

@@ -59,6 +59,12 @@ def add_options(parser: pytest.Parser) -> None:
     _add(group, parser, "cache-dir", "the run cache folder (default: $TRAINSPEC_CACHE_DIR, else "
          "the ini option, else .trainspec_cache in the rootdir)",
          "run cache folder, relative to the rootdir", metavar="DIR")
+    _add(group, parser, "update-baselines", "record missing trajectory baselines and rewrite "
+         "those a run no longer matches (the baseline fixture); the summary lists the files "
+         "written", "record missing and rewrite changed baselines", False, "bool",
+         action="store_true")
+    _add(group, parser, "baseline-seeds", "seeds a seed-envelope baseline is recorded with "
+         "(default 5)", "seeds a seed-envelope baseline is recorded with", "5", metavar="K")
     _add(group, parser, "student", "student mode: progress, then the first failing exercise "
          "with a hint (on automatically in an exercise workspace)", "student mode", False,
          "bool", action="store_true")
