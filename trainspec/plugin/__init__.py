@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from trainspec.environment import environment
-from trainspec.exceptions import TrainspecError
+from trainspec.exceptions import SpecError, TrainspecError
 from trainspec.pairs import MARKER, Target, targets_of
 from trainspec.plugin.keys import TARGET_KEY
 from trainspec.plugin.options import CACHE_MODES, PROGRESS_MODES, REPORT_MODES, add_options, choice, option
@@ -47,6 +47,9 @@ def pytest_configure(config: pytest.Config) -> None:
 
         configure_mutation(config, option(config, "trainspec_mutate_operators"),
                            option(config, "trainspec_mutate_max"))
+    from trainspec.plugin import declarations
+
+    config.pluginmanager.register(declarations, "trainspec-declarations")
     hooks = SessionHooks(config, _run_cache(config))
     config.pluginmanager.register(hooks, "trainspec-session")
     if config.pluginmanager.hasplugin("xdist"):
@@ -125,12 +128,18 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if marker is None:
         return
     if "run" not in metafunc.fixturenames:
-        raise pytest.UsageError(
-            f"{metafunc.definition.nodeid}: a spec applied to pairs or recipes must take a "
-            "`run` argument"
+        # errors this spec only (trainspec.plugin.declarations), the others still run
+        raise SpecError(
+            f"{metafunc.definition.name} is applied to pairs or recipes but does not take a "
+            f"`run` argument: write def {metafunc.definition.name}(run): ..."
         )
     xdist = metafunc.config.pluginmanager.hasplugin("xdist")
     targets = targets_of(marker.args)
+    if not targets:
+        raise SpecError(f"{metafunc.definition.name} is applied to nothing: it would test nothing")
+    from trainspec.plugin.declarations import check_names
+
+    check_names(metafunc.config, metafunc.definition.nodeid, marker.args)
     if option(metafunc.config, "trainspec_mutate"):
         from trainspec.plugin.mutation import SELECTION_KEY, mutant_targets
 

@@ -162,13 +162,29 @@ class SessionHooks:
         target = Path(path)
         if not target.is_absolute():
             target = self.config.invocation_params.dir / target
-        write_json(self.book, target, int(exitstatus))
+        try:
+            write_json(self.book, target, int(exitstatus))
+        except (OSError, ValueError) as exc:  # the report and the exit status are kept
+            _warn_output(f"cannot write the JSON results to {target}: {exc}")
 
     def pytest_unconfigure(self) -> None:
         if self._on_run in events.LISTENERS:
             events.LISTENERS.remove(self._on_run)
         if self.cache is not None:
             self.cache.uninstall()
+
+
+class OutputWarning(UserWarning):
+    """An output file (JSON results) could not be written; the report and exit status stand."""
+
+
+def _warn_output(message: str) -> None:
+    import warnings
+
+    try:  # -W error must not turn a lost output into an internal error
+        warnings.warn(OutputWarning(message), stacklevel=2)
+    except Warning:
+        pass
 
 
 class XdistHooks:
