@@ -55,6 +55,12 @@ def pytest_configure(config: pytest.Config) -> None:
     if config.pluginmanager.hasplugin("xdist"):
         _default_to_loadgroup(config)
         config.pluginmanager.register(XdistHooks(hooks), "trainspec-xdist")
+        from trainspec.plugin.crash import CrashHooks
+
+        config.pluginmanager.register(CrashHooks(config), "trainspec-xdist-crash")
+    from trainspec.plugin.timeout import install as install_timeout
+
+    install_timeout(config, option(config, "trainspec_timeout"))
     logdir = option(config, "trainspec_tensorboard")
     if logdir:
         from trainspec.plugin.tensorboard import TensorBoardHook

@@ -53,6 +53,9 @@ def add_options(parser: pytest.Parser) -> None:
     _add(group, parser, "cache-dir", "the run cache folder (default: $TRAINSPEC_CACHE_DIR, else "
          "the ini option, else .trainspec_cache in the rootdir)",
          "run cache folder, relative to the rootdir", metavar="DIR")
+    _add(group, parser, "timeout", "end a spec (with the run it trains) that has not finished "
+         "after SECONDS as an error; the session goes on to its report (default: no limit)",
+         "seconds before a spec is ended as an error (empty: no limit)", metavar="SECONDS")
     group.addoption(
         "--trainspec-clear-cache",
         dest="trainspec_clear_cache",
