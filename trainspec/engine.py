@@ -33,7 +33,7 @@ from trainspec.constants import (  # noqa: E402
     ActivationKind,
 )
 from trainspec.events import LISTENERS, PROGRESS, STORES  # noqa: E402
-from trainspec.exceptions import BuildError, DataError, RecipeError  # noqa: E402
+from trainspec.exceptions import BuildError, DataError, RecipeError, TrainspecError  # noqa: E402
 from trainspec.fingerprint import ENGINE_VERSION, Hasher, identity  # noqa: E402
 from trainspec.recipe import Recipe  # noqa: E402
 from trainspec.run import (  # noqa: E402
@@ -45,6 +45,8 @@ from trainspec.run import (  # noqa: E402
     TraceMap,
 )
 from trainspec.series import Series  # noqa: E402
+from trainspec.targets import check_targets, loss_hint, user_code  # noqa: E402
+from trainspec.usercode import UserCodeError, explain  # noqa: E402
 
 _EVAL_BATCH = 1024
 
@@ -368,6 +370,9 @@ def _precheck(p: _Prepared) -> None:
     try:
         y_pred = model(xb, training=False)
     except Exception as exc:
+        blamed = explain(exc, recipe, model=model, step="the first forward pass")
+        if isinstance(blamed, UserCodeError):  # a Lambda or custom layer raised, not the data
+            raise blamed from exc
         expected = ""
         try:
             expected = f"; the model expects inputs of shape {_describe_shape(model.input_shape)}"
@@ -401,15 +406,20 @@ def _precheck(p: _Prepared) -> None:
                 field="data",
                 recipe=recipe.label,
             )
+    check_targets(p, y_pred)
     if p.loss_fn is not None:
         try:
             value = p.loss_fn(tf.constant(y[:2]), y_pred)
             tf.reduce_mean(value)
         except Exception as exc:
+            blamed = explain(exc, recipe, model=model, step="the first loss evaluation")
+            if isinstance(blamed, UserCodeError):
+                raise blamed from exc
             raise DataError(
                 f"the loss {p.loss_name!r} cannot compare targets of per-sample shape "
                 f"{_describe_shape(y.shape[1:])} with model outputs of shape "
-                f"{_describe_shape(y_pred.shape[1:])}: {_first_line(exc)}",
+                f"{_describe_shape(y_pred.shape[1:])}: {_first_line(exc)}"
+                f"{loss_hint(p.loss_name, y, y_pred)}",
                 field="data",
                 recipe=recipe.label,
             ) from None
@@ -494,7 +504,8 @@ def _fingerprint(p: _Prepared) -> str:
         h.add("val_x", p.val[0])
         h.add("val_y", p.val[1])
     h.add("loss", identity(r.loss) if r.loss is not None else p.loss_name)
-    h.add("optimizer", identity(p.optimizer.get_config()))
+    # without Keras' automatic name (sgd, sgd_1...): it depends on creation order, not the recipe
+    h.add("optimizer", identity({k: v for k, v in p.optimizer.get_config().items() if k != "name"}))
     h.add("optimizer_class", type(p.optimizer).__name__)
     for name in ("steps", "batch_size", "seed", "eval_every"):
         h.add(name, getattr(r, name))
@@ -837,7 +848,8 @@ def _graph_key(p: _Prepared) -> str | None:
     h.add("model", config)
     h.add("variables", [(tuple(v.shape), str(v.dtype)) for v in model.variables])
     h.add("optimizer_class", f"{type(optimizer).__module__}.{type(optimizer).__qualname__}")
-    opt_config = identity({k: v for k, v in optimizer.get_config().items() if k != "learning_rate"})
+    opt_config = identity({k: v for k, v in optimizer.get_config().items()
+                           if k not in ("learning_rate", "name")})
     h.add("optimizer", opt_config)
     h.add("optimizer_variables", [(tuple(v.shape), str(v.dtype)) for v in optimizer.variables])
     h.add("loss", identity(loss))
@@ -915,21 +927,16 @@ def _histogram_steps(steps: int) -> np.ndarray:
     return np.unique(np.linspace(0, steps - 1, HISTOGRAM_SNAPSHOTS).round().astype(np.int64))
 
 
-def _run_graph(p: _Prepared, fn: Callable[..., Any], *args: Any) -> Any:
+def _run_graph(p: _Prepared, fn: Callable[..., Any], *args: Any, step: str | None = None) -> Any:
     try:
         return fn(*args)
-    except RecipeError:
+    except TrainspecError:
         raise
-    except tf.errors.OpError as exc:
-        raise DataError(
-            f"TensorFlow could not run a training step: {_first_line(exc)}",
-            recipe=p.label,
-        ) from None
-    except (ValueError, TypeError) as exc:
-        raise RecipeError(
-            f"the training step could not be built: {_first_line(exc)}{_user_frame(exc)}",
-            recipe=p.label,
-        ) from None
+    except tf.errors.OpError as exc:  # raised while the graph ran
+        raise explain(exc, p.recipe, model=p.model, step=step) from exc
+    except Exception as exc:  # raised while the graph was traced, before any step ran
+        raise explain(exc, p.recipe, model=p.model,
+                      step="tracing the training step, before step 0") from exc
 
 
 def _execute(p: _Prepared) -> Run:
@@ -957,10 +964,11 @@ def _execute(p: _Prepared) -> Run:
     for callback in PROGRESS:
         callback(p.label, 0, recipe.steps)
     callbacks = list(recipe.callbacks)
-    for cb in callbacks:
-        cb.set_model(model)
-        cb.set_params({"epochs": -(-recipe.steps // chunk), "steps": chunk, "verbose": 0})
-        cb.on_train_begin()
+    with user_code(p, "callbacks", "on_train_begin, before step 0"):
+        for cb in callbacks:
+            cb.set_model(model)
+            cb.set_params({"epochs": -(-recipe.steps // chunk), "steps": chunk, "verbose": 0})
+            cb.on_train_begin()
 
     parts: list[dict[str, np.ndarray]] = []
     val_points: list[tuple[int, np.ndarray]] = []
@@ -969,7 +977,8 @@ def _execute(p: _Prepared) -> Run:
     epoch = 0
     while done < recipe.steps:
         end = min(done + chunk, recipe.steps)
-        out = _run_graph(p, loop, x, y, tf.constant(idx[done:end]), tf.constant(flags[done:end]))
+        out = _run_graph(p, loop, x, y, tf.constant(idx[done:end]), tf.constant(flags[done:end]),
+                         step=f"a step from {done} to {end - 1}")
         part = {k: v.numpy() for k, v in out.items()}
         parts.append(part)
         recorded = len(part["loss"])
@@ -982,21 +991,24 @@ def _execute(p: _Prepared) -> Run:
             logs = {"loss": float(np.mean(part["loss"]))}
             logs.update({n: float(np.mean(part["metrics"][:, i])) for i, n in enumerate(metric_names)})
             if evaluate is not None:
-                values = _run_graph(p, evaluate, *val).numpy()
+                values = _run_graph(p, evaluate, *val,
+                                    step=f"the validation after step {done - 1}").numpy()
                 val_points.append((done - 1, values))
                 logs.update(_val_logs(p, values))
-            for cb in callbacks:
-                cb.on_epoch_end(epoch, logs)
+            with user_code(p, "callbacks", f"on_epoch_end of epoch {epoch}, after step {done - 1}"):
+                for cb in callbacks:
+                    cb.on_epoch_end(epoch, logs)
             epoch += 1
             if getattr(model, "stop_training", False):
                 stopped_early_at = done
                 break
-    for cb in callbacks:
-        cb.on_train_end()
+    with user_code(p, "callbacks", "on_train_end"):
+        for cb in callbacks:
+            cb.on_train_end()
 
     final_val: dict[str, float] = {}
     if evaluate is not None:
-        final_val = _val_logs(p, _run_graph(p, evaluate, *val).numpy())
+        final_val = _val_logs(p, _run_graph(p, evaluate, *val, step="the final validation").numpy())
     if key is not None and shared is None:
         fns = [loop] if evaluate is None else [loop, evaluate]
         if _shareable(fns, p.model, p.optimizer):

@@ -98,7 +98,7 @@ def _module_line(excinfo: pytest.ExceptionInfo[BaseException], path: Path | None
     """``file:line: code`` of the spec module's frame that built the bad object."""
     if path is None:
         return ""
-    for frame in reversed(traceback.extract_tb(excinfo.tb)):
+    for frame in traceback.extract_tb(excinfo.tb):  # the outermost: the statement at top level
         if Path(frame.filename) == path:
             return f"\n  at {frame.filename}:{frame.lineno}: {(frame.line or '').strip()}"
     return ""
