@@ -48,7 +48,9 @@ def pytest_configure(config: pytest.Config) -> None:
         configure_mutation(config, option(config, "trainspec_mutate_operators"),
                            option(config, "trainspec_mutate_max"))
     from trainspec.plugin import declarations
+    from trainspec.plugin.paths import add_rootdir
 
+    add_rootdir(config)  # specs can import the user's modules under plain `pytest specs/`
     config.pluginmanager.register(declarations, "trainspec-declarations")
     hooks = SessionHooks(config, _run_cache(config))
     config.pluginmanager.register(hooks, "trainspec-session")
@@ -208,3 +210,7 @@ def run(request: pytest.FixtureRequest) -> Any:
     return train(target.recipe())
 
 
+def pytest_unconfigure(config: pytest.Config) -> None:
+    from trainspec.plugin.paths import remove_rootdir
+
+    remove_rootdir(config)
