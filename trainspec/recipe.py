@@ -102,8 +102,15 @@ def _as_array(value: Any, what: str) -> np.ndarray:
 
 
 def _xy(value: Any, what: str) -> tuple[np.ndarray, np.ndarray]:
+    from trainspec.sources import is_source, read_source
+
+    if is_source(value):  # a tf.data.Dataset, generator or PyDataset: read once, here
+        value = read_source(value, what)
     if not isinstance(value, Sequence) or isinstance(value, str) or len(value) != 2:
-        raise ValueError(f"{what} must be an (x, y) tuple of arrays, got {type(value).__name__}")
+        raise ValueError(
+            f"{what} must be an (x, y) tuple of arrays, or a finite tf.data.Dataset, generator "
+            f"or keras.utils.PyDataset of (x, y) batches, got {type(value).__name__}"
+        )
     x = _as_array(value[0], f"{what} x")
     y = _as_array(value[1], f"{what} y")
     if x.shape[0] != y.shape[0]:
@@ -281,7 +288,10 @@ class Recipe(BaseModel):
     model_config = ConfigDict(arbitrary_types_allowed=True, frozen=True, extra="forbid")
 
     model: Any = Field(description="A keras.Model, or a zero-argument callable returning one.")
-    data: Any = Field(description="Training data as an (x, y) tuple of arrays.")
+    data: Any = Field(
+        description="Training data: an (x, y) tuple of arrays, or a finite tf.data.Dataset, "
+        "generator or keras.utils.PyDataset of (x, y) (read once, see trainspec.sources)."
+    )
     loss: Any = Field(
         default=None,
         description="Keras loss name, keras.losses.Loss, or callable(y_true, y_pred) -> loss.",
@@ -298,7 +308,9 @@ class Recipe(BaseModel):
     seed: int = Field(default=0, ge=0, le=MAX_SEED, description="0 to 2**32 - 1, as NumPy's.")
     metrics: tuple[Any, ...] = Field(default=(), description="Metric names or callables.")
     validation_split: float = Field(default=0.0, ge=0.0, lt=1.0)
-    validation_data: Any = Field(default=None, description="Validation (x, y), or None.")
+    validation_data: Any = Field(
+        default=None, description="Validation (x, y) or a source as for data, or None."
+    )
     eval_every: int | None = Field(
         default=None, gt=0, description="Steps between validation evaluations (for callbacks)."
     )
