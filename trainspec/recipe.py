@@ -254,8 +254,9 @@ def _reject_bool(value: Any) -> Any:
 class Recipe(BaseModel):
     """A seeded training run: model, loss, optimizer, data and how long to train.
 
-    ``model`` is a built ``keras.Model`` (trainspec trains a copy with the same initial weights,
-    never the object you pass) or a zero-argument callable that returns one; the callable runs
+    ``model`` is a ``keras.Model`` (trainspec trains a copy with the same initial weights; a
+    model Keras cannot copy, such as a subclassed one, is trained in place and its variables are
+    restored after the run) or a zero-argument callable that returns one; the callable runs
     after seeding, so its initial weights are reproducible.  A model compiled with
     ``model.compile(...)`` supplies ``loss`` and ``optimizer`` when they are left out.
 

@@ -73,7 +73,8 @@ def execute(p: Prepared) -> Run:
     """
     started = time.perf_counter()
     p.optimizer.build(p.model.trainable_variables)
-    key = graphs.graph_key(p) if graphs.reuse_enabled() else None
+    # a model trained in place (the user's object) is never kept for graph reuse
+    key = graphs.graph_key(p) if graphs.reuse_enabled() and "restore" not in p.extra else None
     shared = graphs.take(key, p)
     if shared is not None:
         model, loop, evaluate = shared.model, shared.loop, shared.evaluate

@@ -59,13 +59,10 @@ def build_model(recipe: Recipe) -> Any:
                 model.set_weights(source.get_weights())
             else:
                 model = keras.models.clone_model(source)
-        except Exception as exc:
-            raise BuildError(
-                f"could not copy the model {source.name!r} ({first_line(exc)}); pass a "
-                "zero-argument function that builds it instead",
-                field="model",
-                recipe=recipe.label,
-            ) from None
+        except Exception:
+            # a subclassed model, a config-less custom layer, a Lambda: Keras cannot copy it, so
+            # the run trains the user's object and `restore` puts its variables back after
+            return source
         return model
     try:
         model = source()
@@ -222,6 +219,17 @@ def _describe_shape(shape: Any) -> str:
     return "(" + ", ".join("None" if d is None else str(d) for d in shape) + ")"
 
 
+def restore(p: Prepared) -> None:
+    """Give a model trained in place (the user's object, when Keras could not copy it) back its
+    variables as they were before the run: what the user passed is never changed."""
+    saved = p.extra.pop("restore", None)
+    if saved is None:
+        return
+    for variable, value in saved:
+        variable.assign(value)
+    p.model.stop_training = False
+
+
 def precheck(p: Prepared) -> None:
     """Run the model and loss eagerly on two samples, so shape and label mistakes surface as
     short messages naming the field, not as errors from inside the traced graph."""
@@ -328,7 +336,9 @@ def prepare(recipe: Recipe) -> Prepared:
         output_activation=None,
         n_classes=None,
     )
-    precheck(p)
+    precheck(p)  # builds an unbuilt model: its variables exist from here on
+    if model is recipe.model:  # the user's own object: remember every variable to restore it
+        p.extra["restore"] = [(v, np.array(v.numpy())) for v in model.variables]
     out_dim = model.outputs[0].shape[-1] if getattr(model, "outputs", None) else None
     if out_dim is None:
         out_dim = int(model(tf.constant(train_xy[0][:1]), training=False).shape[-1])
