@@ -173,6 +173,15 @@ def test_legitimate_but_suspicious_values_warn(make, words):
     assert any(words in str(w.message) for w in caught), [str(w.message) for w in caught]
 
 
+def test_a_sweep_point_invalid_for_a_factory_base_names_the_field():
+    sweep = trainspec.Sweep("s", base=lambda: R, over="seed", values=[1, -1])
+    points = dict(sweep.points())
+    assert points["seed=1"]().seed == 1
+    with pytest.raises(trainspec.RecipeError) as info:
+        points["seed=-1"]()
+    assert info.value.field == "seed" and "seed=-1 does not make a valid recipe" in str(info.value)
+
+
 def test_a_good_recipe_neither_warns_nor_fails():
     with warnings.catch_warnings():
         warnings.simplefilter("error")

@@ -25,7 +25,7 @@ from pydantic import (
 )
 
 from trainspec.constants import Variant
-from trainspec.exceptions import BuildError, SpecError
+from trainspec.exceptions import BuildError, RecipeError, SpecError
 from trainspec.recipe import Recipe
 
 RecipeSource = Recipe | Callable[[], Recipe]
@@ -209,7 +209,17 @@ class Sweep(BaseModel):
         base, over = self.base, self.over
 
         def point(value: Any) -> Callable[[], Recipe]:
-            return lambda: resolve(base, f"sweep {self.name!r}").replace(**{over: value})
+            def build() -> Recipe:
+                recipe = resolve(base, f"sweep {self.name!r}")
+                try:
+                    return recipe.replace(**{over: value})
+                except ValidationError as exc:  # a factory's base: checked only now
+                    raise RecipeError(
+                        f"sweep {self.name!r}: {over}={value!r} does not make a valid recipe: "
+                        f"{exc.errors()[0]['msg']}", field=over, recipe=recipe.label,
+                    ) from None
+
+            return build
 
         return [(f"{over}={_label(v)}", point(v)) for v in self.values]
 
