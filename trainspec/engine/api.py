@@ -18,7 +18,7 @@ from trainspec.engine.memo import (
     remember_fingerprint,
     remembered,
 )
-from trainspec.engine.prepare import prepare
+from trainspec.engine.prepare import prepare, restore
 from trainspec.events import LISTENERS
 from trainspec.recipe import Recipe
 from trainspec.run import Run
@@ -38,12 +38,15 @@ def train(recipe: Recipe) -> Run:
     run = remembered(known_fingerprint(recipe))
     if run is None:
         prepared = prepare(recipe)
-        if prepared.unreadable:  # code we cannot hash: neither memoised nor cached
-            warn_uncached(recipe.label, prepared.unreadable)
-            run = execute(prepared)
-        else:
-            remember_fingerprint(recipe, prepared.fingerprint)
-            run = recorded_or_trained(prepared)
+        try:
+            if prepared.unreadable:  # code we cannot hash: neither memoised nor cached
+                warn_uncached(recipe.label, prepared.unreadable)
+                run = execute(prepared)
+            else:
+                remember_fingerprint(recipe, prepared.fingerprint)
+                run = recorded_or_trained(prepared)
+        finally:
+            restore(prepared)  # a model trained in place gets its initial variables back
     if run.label != recipe.label:  # the name is not in the fingerprint: a shared run takes
         run = replace(run, label=recipe.label)  # the asking recipe's, whoever trained it first
     for listener in list(LISTENERS):

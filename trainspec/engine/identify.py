@@ -60,7 +60,7 @@ def fingerprint_of(p: Prepared) -> str:
         h.add("val_x", p.val[0])
         h.add("val_y", p.val[1])
     h.add("loss", identity(r.loss) if r.loss is not None else p.loss_name)
-    # without its name: Keras numbers optimizers per session (sgd, sgd_1)
+    # without Keras' automatic name (sgd, sgd_1...): it depends on creation order, not the recipe
     h.add("optimizer", identity({k: v for k, v in p.optimizer.get_config().items() if k != "name"}))
     h.add("optimizer_class", type(p.optimizer).__name__)
     for name in ("steps", "batch_size", "seed", "eval_every"):

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from trainspec.environment import environment
-from trainspec.exceptions import TrainspecError
+from trainspec.exceptions import SpecError, TrainspecError
 from trainspec.pairs import MARKER, Target, targets_of
 from trainspec.plugin.baselines import baseline  # noqa: F401  (the fixture)
 from trainspec.plugin.baselines import register as register_baselines
@@ -53,6 +53,11 @@ def pytest_configure(config: pytest.Config) -> None:
                            option(config, "trainspec_mutate_max"))
     register_baselines(config)
     _configure_student(config)
+    from trainspec.plugin import declarations
+    from trainspec.plugin.paths import add_rootdir
+
+    add_rootdir(config)  # specs can import the user's modules under plain `pytest specs/`
+    config.pluginmanager.register(declarations, "trainspec-declarations")
     hooks = SessionHooks(config, _run_cache(config))
     config.pluginmanager.register(hooks, "trainspec-session")
     if getattr(config.option, "xmlpath", None) and not hasattr(config, "workerinput"):
@@ -64,6 +69,12 @@ def pytest_configure(config: pytest.Config) -> None:
     if config.pluginmanager.hasplugin("xdist"):
         _default_to_loadgroup(config)
         config.pluginmanager.register(XdistHooks(hooks), "trainspec-xdist")
+        from trainspec.plugin.crash import CrashHooks
+
+        config.pluginmanager.register(CrashHooks(config), "trainspec-xdist-crash")
+    from trainspec.plugin.timeout import install as install_timeout
+
+    install_timeout(config, option(config, "trainspec_timeout"))
     logdir = option(config, "trainspec_tensorboard")
     if logdir:
         from trainspec.plugin.tensorboard import TensorBoardHook
@@ -149,12 +160,18 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if marker is None:
         return
     if "run" not in metafunc.fixturenames:
-        raise pytest.UsageError(
-            f"{metafunc.definition.nodeid}: a spec applied to pairs or recipes must take a "
-            "`run` argument"
+        # errors this spec only (trainspec.plugin.declarations), the others still run
+        raise SpecError(
+            f"{metafunc.definition.name} is applied to pairs or recipes but does not take a "
+            f"`run` argument: write def {metafunc.definition.name}(run): ..."
         )
     xdist = metafunc.config.pluginmanager.hasplugin("xdist")
     targets = targets_of(marker.args)
+    if not targets:
+        raise SpecError(f"{metafunc.definition.name} is applied to nothing: it would test nothing")
+    from trainspec.plugin.declarations import check_names
+
+    check_names(metafunc.config, metafunc.definition.nodeid, marker.args)
     if option(metafunc.config, "trainspec_mutate"):
         from trainspec.plugin.mutation import SELECTION_KEY, mutant_targets
 
@@ -221,3 +238,7 @@ def run(request: pytest.FixtureRequest) -> Any:
     return train(target.recipe())
 
 
+def pytest_unconfigure(config: pytest.Config) -> None:
+    from trainspec.plugin.paths import remove_rootdir
+
+    remove_rootdir(config)

@@ -74,6 +74,9 @@ def add_options(parser: pytest.Parser) -> None:
     _add(group, parser, "grade", "write a Gradescope results.json to PATH (points and hidden "
          "specs from @pytest.mark.trainspec(points=..., hidden=...))",
          "write a Gradescope results.json to this path", metavar="PATH")
+    _add(group, parser, "timeout", "end a spec (with the run it trains) that has not finished "
+         "after SECONDS as an error; the session goes on to its report (default: no limit)",
+         "seconds before a spec is ended as an error (empty: no limit)", metavar="SECONDS")
     group.addoption(
         "--trainspec-clear-cache",
         dest="trainspec_clear_cache",

@@ -175,12 +175,20 @@ class SessionHooks:
         self._finish_book()
         path = option(self.config, "trainspec_json")
         if path:
-            write_json(self.book, self._output(path), int(exitstatus))
+            target = self._output(path)
+            try:
+                write_json(self.book, target, int(exitstatus))
+            except (OSError, ValueError) as exc:  # the report and the exit status are kept
+                _warn_output(f"cannot write the JSON results to {target}: {exc}")
         html = option(self.config, "trainspec_html")
         if html:
             from trainspec.plugin.html import write_html
 
-            write_html(self.book, self._output(html))
+            target = self._output(html)
+            try:
+                write_html(self.book, target)
+            except (OSError, ValueError) as exc:  # each output is independent of the others
+                _warn_output(f"cannot write the HTML report to {target}: {exc}")
 
     def _output(self, path: str) -> Path:
         """An output path, relative to the directory pytest was started in."""
@@ -192,6 +200,19 @@ class SessionHooks:
             events.LISTENERS.remove(self._on_run)
         if self.cache is not None:
             self.cache.uninstall()
+
+
+class OutputWarning(UserWarning):
+    """An output file (JSON results) could not be written; the report and exit status stand."""
+
+
+def _warn_output(message: str) -> None:
+    import warnings
+
+    try:  # -W error must not turn a lost output into an internal error
+        warnings.warn(OutputWarning(message), stacklevel=2)
+    except Warning:
+        pass
 
 
 class XdistHooks:
