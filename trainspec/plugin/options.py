@@ -53,6 +53,9 @@ def add_options(parser: pytest.Parser) -> None:
     _add(group, parser, "cache-dir", "the run cache folder (default: $TRAINSPEC_CACHE_DIR, else "
          "the ini option, else .trainspec_cache in the rootdir)",
          "run cache folder, relative to the rootdir", metavar="DIR")
+    _add(group, parser, "mlflow", "log every run of the session to MLflow at URI: a file: store "
+         "(file:./mlruns) or a tracking server (http://host:port); needs the mlflow extra",
+         "log every run to this MLflow tracking URI", metavar="URI")
     group.addoption(
         "--trainspec-clear-cache",
         dest="trainspec_clear_cache",
