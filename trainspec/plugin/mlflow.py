@@ -15,7 +15,8 @@ sweep appears in both, once in each.  Each MLflow run has
   ends ``trainspec.spec.<spec>`` (what each spec did on it) and, for pair sides,
   ``trainspec.verdict.<spec>`` and ``trainspec.verdicts`` (e.g. ``caught 3/3``);
 - artifacts: ``tensorboard/`` (the run's event files, as ``--trainspec-tensorboard`` writes
-  them) and ``trainspec-result.json`` (the run's summary and every spec result on it).
+  them), ``run.json`` (the run's summary) and ``trainspec-result.json`` (every spec result on
+  it, with the pair verdicts).
 
 The process that runs a spec logs the runs it used (so pytest-xdist workers log their own);
 who logs a run is decided by creating a claim file in a folder the controller makes, so under

@@ -37,6 +37,15 @@ _OUTCOME_STYLE = {
 }
 
 
+def _pair_label(pair: str, verdicts: list[PairVerdict]) -> str:
+    """The pair's name, with the course's name for it when the pair has an alias."""
+    for v in verdicts:
+        for side in (v.broken, v.fixed):
+            if v.pair == pair and side is not None and side.alias:
+                return f"{pair} ({side.alias})"
+    return pair
+
+
 def pair_matrix(verdicts: list[PairVerdict]) -> Table:
     """Pairs down, specs across, a verdict in each applied cell (for a few specs)."""
     specs = list(OrderedDict.fromkeys(v.spec for v in verdicts))
@@ -49,7 +58,7 @@ def pair_matrix(verdicts: list[PairVerdict]) -> Table:
         table.add_column(names[spec], justify="center", overflow="fold")
     table.add_column("caught by", justify="right", no_wrap=True)
     for pair in pairs:
-        row: list[Any] = [pair]
+        row: list[Any] = [_pair_label(pair, verdicts)]
         caught = 0
         applied = 0
         for spec in specs:
@@ -93,7 +102,7 @@ def pair_list(verdicts: list[PairVerdict]) -> Table:
         worst = _pair_verdict(items)
         label, style = _VERDICT_STYLE[worst]
         verdict = Text(f"{label.split(' ', 1)[0]} {len(caught)}/{len(items)}", style=style)
-        row: list[Any] = [pair, verdict, ", ".join(caught) or "—"]
+        row: list[Any] = [_pair_label(pair, items), verdict, ", ".join(caught) or "—"]
         if problems:
             row.append(others or Text("—", style="dim"))
         table.add_row(*row)
@@ -113,7 +122,7 @@ def _pair_verdict(items: list[PairVerdict]) -> Verdict:
 
 def _matrix_width(verdicts: list[PairVerdict]) -> int:
     specs = list(OrderedDict.fromkeys(v.spec for v in verdicts))
-    pair_width = max(len(v.pair) for v in verdicts)
+    pair_width = max(len(_pair_label(v.pair, [v])) for v in verdicts)
     cells = sum(max(len(name), 14) + 3 for name in spec_names(specs).values())
     return pair_width + cells + 16
 

@@ -45,6 +45,7 @@ class SpecResult:
     mutant: dict[str, Any] | None = None  # kind "mutant": operator, family, status, equivalent
     runs: list[dict[str, Any]] = field(default_factory=list)
     duration: float | None = None
+    alias: str | None = None  # the pair's name in the course material (e.g. "Fail1")
 
     @property
     def verdict_role(self) -> Variant | None:
