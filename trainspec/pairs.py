@@ -104,6 +104,8 @@ class Pair(BaseModel):
     cause: str = Field(default="", description="What is wrong with the broken recipe.")
     fix: str = Field(default="", description="What the fixed recipe changes.")
     lesson: str = Field(default="", description="Where this comes from in the curriculum.")
+    alias: str = Field(default="", description="The pair's name in the course material, shown "
+                       "beside its name in the report (e.g. 'Fail1').")
 
     def __init__(self, name: str | None = None, /, **data: Any):
         if name is not None:

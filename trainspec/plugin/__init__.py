@@ -82,6 +82,19 @@ def pytest_configure(config: pytest.Config) -> None:
         config.pluginmanager.register(
             TensorBoardHook(config.invocation_params.dir / logdir), "trainspec-tensorboard"
         )
+    uri = option(config, "trainspec_mlflow")
+    if uri:
+        _register_mlflow(config, uri)
+
+
+def _register_mlflow(config: pytest.Config, uri: str) -> None:
+    """``--trainspec-mlflow``: MLflow is checked here, imported when the first run is logged."""
+    from trainspec.plugin.mlflow import MlflowHook, require_mlflow, tracking_uri
+
+    require_mlflow()
+    config.pluginmanager.register(
+        MlflowHook(config, tracking_uri(str(uri), config.invocation_params.dir)), "trainspec-mlflow"
+    )
 
 
 def _configure_student(config: pytest.Config) -> None:

@@ -137,6 +137,7 @@ def build_result(item: pytest.Item, excinfo: pytest.ExceptionInfo[BaseException]
     if owner is not None and target is not None and target.kind == "pair":
         result.cause = owner.cause or None
         result.fix = owner.fix or None
+        result.alias = getattr(owner, "alias", None) or None
     if runs:
         primary = runs[0]
         result.seed = primary.seed

@@ -77,6 +77,9 @@ def add_options(parser: pytest.Parser) -> None:
     _add(group, parser, "timeout", "end a spec (with the run it trains) that has not finished "
          "after SECONDS as an error; the session goes on to its report (default: no limit)",
          "seconds before a spec is ended as an error (empty: no limit)", metavar="SECONDS")
+    _add(group, parser, "mlflow", "log every run of the session to MLflow at URI: a file: store "
+         "(file:./mlruns) or a tracking server (http://host:port); needs the mlflow extra",
+         "log every run to this MLflow tracking URI", metavar="URI")
     group.addoption(
         "--trainspec-clear-cache",
         dest="trainspec_clear_cache",

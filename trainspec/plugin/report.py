@@ -44,6 +44,15 @@ OUTCOME_STYLE = {
 }
 
 
+def pair_label(pair: str, verdicts: list[PairVerdict]) -> str:
+    """The pair's name, with the course's name for it when the pair has an alias."""
+    for v in verdicts:
+        for side in (v.broken, v.fixed):
+            if v.pair == pair and side is not None and side.alias:
+                return f"{pair} ({side.alias})"
+    return pair
+
+
 def pair_verdict(items: list[PairVerdict]) -> Verdict:
     """A pair is caught when some spec catches it and no spec errs or fails its fixed model."""
     found = {v.verdict for v in items}
@@ -78,7 +87,7 @@ def pairs_table(verdicts: list[PairVerdict], width: int, names_of_catchers: bool
             continue
         label, style = VERDICT_STYLE[worst]
         caught = [names[v.spec] for v in items if v.verdict is Verdict.CAUGHT]
-        row: list[Any] = [pair, Text(label, style=style),
+        row: list[Any] = [pair_label(pair, items), Text(label, style=style),
                           Text(f"{len(caught)}/{len(items)}", style="green" if caught else "bold red")]
         if names_of_catchers:
             row.append(Text(", ".join(caught) or "—", style="green"))

@@ -57,6 +57,7 @@ class SpecResult:
     #: where the test function is: path relative to the rootdir and 1-based line
     file: str | None = None
     line: int | None = None
+    alias: str | None = None  # the pair's name in the course material (e.g. "Fail1")
 
     @property
     def verdict_role(self) -> Variant | None:
