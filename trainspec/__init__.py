@@ -20,7 +20,6 @@ from __future__ import annotations
 
 from trainspec import datasets, mutants
 from trainspec.constants import ActivationKind, Outcome, Variant, Verdict
-
 from trainspec.doctor import (
     Diagnosis,
     Finding,
@@ -28,6 +27,7 @@ from trainspec.doctor import (
     Thresholds,
     diagnose,
     doctor_spec,
+    try_fixes,
 )
 from trainspec.exceptions import BuildError, DataError, RecipeError, SpecFailure, TrainspecError
 from trainspec.expect import expect
@@ -91,4 +91,5 @@ __all__ = [
     "mutants",
     "expect",
     "train",
+    "try_fixes",
 ]

@@ -62,8 +62,12 @@ def test_huge_learning_rate_is_non_finite_and_exploding(recipe):
     mutant = mutants.apply("lr_x100", recipe).recipe.replace(learning_rate=50.0)
     diagnosis = diagnose(trainspec.train(mutant))
     assert {"non_finite", "exploding_gradient"} <= symptoms(diagnosis)
-    finding = diagnosis.findings[0]
-    assert finding.symptom is Symptom.NON_FINITE and finding.step is not None
+    assert diagnosis.primary.family == "exploding_gradient"
+    finding = next(f for f in diagnosis.findings if f.symptom is Symptom.NON_FINITE)
+    assert finding.step is not None
+    # with the recipe, SGD at 50 is named as the cause of the explosion
+    with_recipe = diagnose(trainspec.train(mutant), mutant)
+    assert with_recipe.primary.symptom is Symptom.LEARNING_RATE_TOO_HIGH
     json.dumps(diagnosis.to_json(), allow_nan=False)  # NaN-free
 
 

@@ -49,13 +49,19 @@ def message_of(excinfo: pytest.ExceptionInfo[BaseException] | None) -> str | Non
     return f"{type(exc).__name__}: {exc}"
 
 
-def _findings(run: Any) -> list[dict[str, Any]]:
+def _findings(run: Any, target: Target | None) -> list[dict[str, Any]]:
+    """The doctor's findings on ``run``, the primary cause first; with the target's recipe, so
+    the static checks (output activation vs loss, preprocessing...) are shown too."""
     try:
         from trainspec.doctor import diagnose
     except ImportError:
         return []
     try:
-        return [finding.to_json() for finding in diagnose(run).findings]
+        recipe = target.recipe() if target is not None else None
+    except Exception:  # the spec's own error says why the recipe cannot be built
+        recipe = None
+    try:
+        return [finding.to_json() for finding in diagnose(run, recipe).findings]
     except Exception:  # a diagnosis must never hide the spec's own result
         return []
 
@@ -107,7 +113,7 @@ def build_result(item: pytest.Item, excinfo: pytest.ExceptionInfo[BaseException]
         if outcome in (Outcome.FAILED, Outcome.ERROR) or (
             target is not None and target.variant == "broken"
         ):
-            result.findings = _findings(primary)
+            result.findings = _findings(primary, target)
     if target is not None and target.kind == "mutant":
         from trainspec.plugin.mutation import info
 
