@@ -102,8 +102,13 @@ def main(argv: list[str] | None = None) -> int:
         for side in ("broken", "fixed"):
             if case[side] is None:
                 continue
-            recipe = case[side]() if callable(case[side]) else case[side]
-            run = trainspec.train(recipe)
+            try:
+                recipe = case[side]() if callable(case[side]) else case[side]
+                run = trainspec.train(recipe)
+            except Exception as exc:  # a case that cannot train is reported, not fatal
+                row[side] = {"error": f"{type(exc).__name__}: {exc}"[:300], "after": ["error"],
+                             "before": ["error"], "after_family": None, "before_family": None}
+                continue
             new = trainspec.diagnose(run, recipe)
             before = old.diagnose(run, recipe)
             row[side] = {

@@ -69,4 +69,4 @@ def test_try_fixes_shows_the_repair_that_worked(module, capsys):
     assert main(["doctor", f"{module}:flat", "--try-fixes"]) == 1
     out = " ".join(capsys.readouterr().out.split())
     assert "cause:" in out and "primary" in out
-    assert "try-fixes" in out and "default learning rate" in out and "yes" in out
+    assert "try-fixes" in out and "✔ healthy the optimizer's default learning rate" in out

@@ -138,22 +138,26 @@ def _fmt(value: Any) -> str:
 
 def render_trials(console: Console, title: str, trials: list[Any]) -> None:
     """The repairs tried, the one that worked first, with before/after figures."""
-    table = Table(title=f"try-fixes · {title}", title_justify="left")
-    for column in ("fix", "healthy", "loss start", "loss end", "accuracy", "findings after"):
-        table.add_column(column)
-    for trial in sorted(trials, key=lambda t: not t.healthy):
-        before, after = trial.before, trial.after
-        table.add_row(
-            str(trial.fix), "yes" if trial.healthy else ("error" if trial.error else "no"),
-            f"{_fmt(before.get('loss_start'))} → {_fmt(after.get('loss_start'))}",
-            f"{_fmt(before.get('loss_end'))} → {_fmt(after.get('loss_end'))}",
-            f"{_fmt(before.get('accuracy'))} → {_fmt(after.get('accuracy'))}",
-            trial.error or (", ".join(str(s) for s in trial.diagnosis.symptoms) or "none"),
-        )
     if not trials:
         console.print(f"try-fixes · {title}: no repair applies to these findings")
-    else:
-        console.print(table)
+        return
+    console.print(Text(f"try-fixes · {title}", style="bold"))
+    for trial in sorted(trials, key=lambda t: not t.healthy):
+        before, after = trial.before, trial.after
+        line = Text("  ")
+        mark, style = ("✔ healthy", "bold green") if trial.healthy else (
+            ("✘ error", "red") if trial.error else ("✘ not healthy", "yellow"))
+        line.append(f"{mark}  ", style=style)
+        line.append(f"{trial.fix}\n", style="bold" if trial.healthy else "")
+        if trial.error:
+            line.append(f"    {trial.error}")
+        else:
+            line.append(
+                f"    loss {_fmt(before.get('loss_start'))} → {_fmt(before.get('loss_end'))} before, "
+                f"{_fmt(after.get('loss_start'))} → {_fmt(after.get('loss_end'))} after; accuracy "
+                f"{_fmt(before.get('accuracy'))} → {_fmt(after.get('accuracy'))}; findings after: "
+                + (", ".join(str(s) for s in trial.diagnosis.symptoms) or "none"), style="dim")
+        console.print(line)
 
 
 def doctor(args: argparse.Namespace, console: Console) -> int:

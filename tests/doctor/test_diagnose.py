@@ -205,18 +205,23 @@ def test_overfitting_when_the_final_validation_loss_is_worse_than_the_best(train
 
 
 @pytest.mark.parametrize(
-    ("pair", "expected"),
-    [("bad_init", {"dead_units"}), ("exploding", {"non_finite", "exploding_gradient"}),
-     ("exploding_clipvalue", {"non_finite"}), ("input_noise", {"accuracy_at_chance"}),
-     ("softmax_logits", {"probabilities_as_logits"})],
+    ("pair", "expected", "family"),
+    [("bad_init", {"dead_units"}, "initialisation"),
+     ("exploding", {"non_finite", "exploding_gradient"}, "exploding_gradient"),
+     ("exploding_clipvalue", {"non_finite"}, "exploding_gradient"),
+     ("input_noise", {"preprocessing_mismatch", "accuracy_at_chance"}, "data"),
+     ("softmax_logits", {"probabilities_as_logits"}, "output_and_loss")],
 )
-def test_the_doctor_on_curriculum_pairs(pair, expected):
-    # the cheapest curriculum pairs (~4 s each): the broken model's symptom is named and the
-    # fixed model, noisy but learning (clipvalue's regression loss), gets no finding
+def test_the_doctor_on_curriculum_pairs(pair, expected, family):
+    # the cheapest curriculum pairs (~4 s each): the broken model's symptom is named, its
+    # primary finding is the family the pair's cause names, and the fixed model, noisy but
+    # learning (clipvalue's regression loss), gets no finding
     import examples
 
     found = next(p for p in examples.PAIRS if p.name == pair)
     broken, fixed = found.recipe("broken"), found.recipe("fixed")
-    assert expected <= symptoms(diagnose(trainspec.train(broken), broken))
+    found = diagnose(trainspec.train(broken), broken)
+    assert expected <= symptoms(found)
+    assert found.primary.family == family, str(found)  # the cause, named first
     diagnosis = diagnose(trainspec.train(fixed), fixed)
     assert diagnosis.healthy, str(diagnosis)

@@ -15,7 +15,7 @@ def found(recipe) -> set[str]:
 
 
 SHOWING = {
-    "symmetric_initialisation": lambda: zoo._mutant("init_zeros"),
+    "symmetric_initialisation": lambda: zoo.mutant("init_zeros"),
     "output_mismatch": lambda: zoo.ZOO_BY_NAME["multi_label_softmax"].broken(),
     "preprocessing_mismatch": lambda: zoo.ZOO_BY_NAME["val_unscaled"].broken(),
     "frozen_variables": lambda: zoo.ZOO_BY_NAME["frozen_hidden"].broken(),

@@ -83,7 +83,7 @@ def _multi_hot(y: np.ndarray, classes: int = 4) -> np.ndarray:
     return out
 
 
-def _mutant(operator: str, recipe: trainspec.Recipe = BASE) -> trainspec.Recipe:
+def mutant(operator: str, recipe: trainspec.Recipe = BASE) -> trainspec.Recipe:
     made = mutants.apply(operator, recipe)
     assert made.recipe is not None, made.skipped
     return made.recipe
@@ -102,6 +102,8 @@ class ZooPair:
 
 
 _MULTI = (BLOBS[0], _multi_hot(BLOBS[1]))
+XOR = BASE.replace(model=mlp("xor", inputs=2, out=2), data=datasets.xor(n=512, seed=0), steps=150,
+                   learning_rate=0.2, name="zoo-xor")
 _WIDE_OUT = dict(loss="sparse_categorical_crossentropy")
 _REGRESSION = (BLOBS[0], (BLOBS[0] @ np.linspace(-40, 40, 8) + 300).astype(np.float32))
 
@@ -115,15 +117,13 @@ ZOO: list[ZooPair] = [
             lambda: BASE.replace(model=mlp("deep_relu", "relu", depth=8, initializer="he_normal"),
                                  name="zoo-deep_relu")),
     ZooPair("init_zeros", "initialisation", "DeepCrime 'change weights initialisation' (zeros)",
-            lambda: _mutant("init_zeros"), lambda: BASE),
+            lambda: mutant("init_zeros"), lambda: BASE),
     ZooPair("relu_negative_bias", "initialisation", "AUTOTRAINER 'dying ReLU' at initialisation",
-            lambda: _mutant("relu_negative_bias"), lambda: BASE),
+            lambda: mutant("relu_negative_bias"), lambda: BASE),
     ZooPair("no_activation", "architecture", "Taxonomy 'missing activation function'",
-            lambda: _mutant("no_activation").replace(data=datasets.xor(n=512, seed=0), steps=150),
-            lambda: BASE.replace(model=mlp("xor", inputs=2, out=2), data=datasets.xor(n=512, seed=0),
-                                 steps=150, learning_rate=0.2, name="zoo-xor")),
+            lambda: mutant("no_activation", XOR), lambda: XOR),
     ZooPair("softmax_logits_loss", "output_and_loss", "Taxonomy 'wrong loss function' / "
-            "seeds/000 Fail5", lambda: _mutant("softmax_logits_loss"), lambda: BASE),
+            "seeds/000 Fail5", lambda: mutant("softmax_logits_loss"), lambda: BASE),
     ZooPair("multi_label_softmax", "output_and_loss", "Taxonomy 'wrong activation of the last "
             "layer' (softmax for multi-label)",
             lambda: BASE.replace(data=_MULTI, loss="binary_crossentropy", name="zoo-multi_softmax"),
@@ -131,30 +131,29 @@ ZOO: list[ZooPair] = [
                                  model=mlp("multi_sigmoid", out_activation="sigmoid"),
                                  name="zoo-multi_sigmoid")),
     ZooPair("label_shuffle", "data", "Taxonomy 'wrong labels' (labels shuffled apart from inputs)",
-            lambda: _mutant("label_shuffle"), lambda: BASE),
+            lambda: mutant("label_shuffle"), lambda: BASE),
     ZooPair("val_unscaled", "data", "Taxonomy 'wrong preprocessing' (validation not scaled "
             "like training)",
             lambda: BASE.replace(validation_data=(BLOBS_VAL[0] * 255.0, BLOBS_VAL[1]),
                                  name="zoo-val_unscaled"),
             lambda: BASE.replace(validation_data=BLOBS_VAL, name="zoo-val_scaled")),
     ZooPair("frozen_hidden", "frozen", "Taxonomy 'layer not trainable' (a random layer frozen)",
-            lambda: BASE.replace(model=mlp("frozen", frozen=0, width=4), learning_rate=0.01,
-                                 name="zoo-frozen"),
-            lambda: BASE.replace(model=mlp("unfrozen", width=4), learning_rate=0.01,
-                                 name="zoo-unfrozen")),
+            lambda: BASE.replace(model=mlp("frozen", frozen=0, width=4), name="zoo-frozen"),
+            lambda: BASE.replace(model=mlp("unfrozen", width=4), name="zoo-unfrozen")),
     ZooPair("bottleneck", "architecture", "Yang et al. 2018 (softmax bottleneck): a 1-unit "
             "hidden layer before 4 classes",
             lambda: BASE.replace(model=mlp("narrow", narrow=1), name="zoo-narrow"), lambda: BASE),
     ZooPair("exploding_regression", "exploding_gradient", "AUTOTRAINER 'exploding gradient' "
-            "(targets in the hundreds, plain SGD)",
+            "(Taxonomy 'missing target scaling': targets in the hundreds, plain SGD)",
             lambda: BASE.replace(data=_REGRESSION, loss="mse", metrics=[], learning_rate=0.01,
                                  model=mlp("reg", out=1, out_activation="linear"), name="zoo-reg"),
-            lambda: BASE.replace(data=_REGRESSION, loss="mse", metrics=[], learning_rate=0.01,
-                                 optimizer={"name": "sgd", "clipnorm": 1.0},
+            lambda: BASE.replace(data=(_REGRESSION[0], (_REGRESSION[1] - 300) / 100),
+                                 loss="mse", metrics=[], learning_rate=0.01,
                                  model=mlp("reg", out=1, out_activation="linear"),
-                                 name="zoo-reg-clip")),
-    ZooPair("handmade_ce_nan", "exploding_gradient", "TFBugs 'log(0) in a hand-written "
-            "cross-entropy' (NaN)",
+                                 name="zoo-reg-scaled")),
+    ZooPair("handmade_ce_nan", "learning_rate", "TFBugs 'log(0) in a hand-written "
+            "cross-entropy' (NaN once a too-high rate drives a probability to 0); the fixed side "
+            "is issue 12's false alarm, a healthy run with a hand-written (clipped) cross-entropy",
             lambda: BASE.replace(loss=handmade_ce_unclipped, learning_rate=3.0, name="zoo-ce_nan"),
             lambda: BASE.replace(loss=handmade_ce, name="zoo-ce_clipped")),
     ZooPair("linear_model_hard_task", "learning_rate", "issue 12's false alarm: a linear model "
@@ -165,7 +164,7 @@ ZOO: list[ZooPair] = [
             lambda: BASE.replace(model=mlp("linear", depth=0, inputs=2, out=2),
                                  data=datasets.spirals(n=512, seed=0), name="zoo-linear")),
     ZooPair("heavy_dropout", "regularisation", "DeepCrime 'change dropout rate' (0.95)",
-            lambda: _mutant("dropout_095"), lambda: BASE),
+            lambda: mutant("dropout_095"), lambda: BASE),
 ]
 
 ZOO_BY_NAME = {pair.name: pair for pair in ZOO}

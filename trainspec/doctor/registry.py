@@ -50,7 +50,7 @@ ORDER = (
 #: accuracy), which says what went wrong and never why.  A finding's score is its tier plus its
 #: evidence strength (0-1); the best score is the primary cause.
 TIER: dict[Symptom, int] = {
-    **dict.fromkeys(STATIC, 3), Symptom.BOTTLENECK: 2, Symptom.LEARNING_RATE_TOO_HIGH: 3,
+    **dict.fromkeys(STATIC, 3), Symptom.LEARNING_RATE_TOO_HIGH: 3,
     **dict.fromkeys((Symptom.NON_FINITE, Symptom.EXPLODING_GRADIENT, Symptom.VANISHING_GRADIENT,
                      Symptom.SHRINKING_ACTIVATIONS, Symptom.BAD_INITIAL_LOSS, Symptom.DEAD_UNITS,
                      Symptom.UNCHANGED_WEIGHTS, Symptom.SATURATED_UNITS,

@@ -126,7 +126,8 @@ def _diff(before: Any, after: Any, words: str) -> dict[str, tuple[Any, Any]]:
             out[name] = (a, b)
     if after.model is not before.model:
         out["model"] = ("as given", words)
-    if after.data is not before.data:
+    if any(not np.array_equal(np.asarray(a), np.asarray(b))
+           for a, b in zip(before.data, after.data, strict=True)):
         out["data"] = ("as given", words)
     return out
 

@@ -49,6 +49,7 @@ class DeadUnits(Rule):
         at_start = [float(np.asarray(a.dead)[0]) for a in ctx.run.activations.of_kind(
             ActivationKind.RELU) if a.name in names and len(a.dead)]
         from_init = bool(at_start) and min(at_start) >= t.dead_fraction
+        broke = ctx.has(Symptom.NON_FINITE) or ctx.has(Symptom.EXPLODING_GRADIENT)
         worst = max(d[1] for d in dead)
         if from_init:
             text = (f"{len(dead)} ReLU layer(s) have at least {t.dead_fraction:.0%} of their "
@@ -68,7 +69,9 @@ class DeadUnits(Rule):
             layer=dead[0][0], step=0 if from_init else None,
             evidence={"layers": [d[0] for d in dead], "dead_fraction": [d[1] for d in dead],
                       "threshold": t.dead_fraction},
-            strength=min(1.0, (worst - t.dead_fraction) / max(1e-9, 1 - t.dead_fraction) + 0.2),
+            # after a NaN or an explosion the activations say nothing about the cause
+            strength=(0.2 if broke else 1.0) * min(
+                1.0, (worst - t.dead_fraction) / max(1e-9, 1 - t.dead_fraction)),
             family="initialisation" if from_init else "dead_units",
         )]
 
