@@ -123,7 +123,7 @@ class OutputMismatch(StaticCheck):
     symptoms = (Symptom.OUTPUT_MISMATCH,)
 
     def check(self, view: RecipeView) -> list[Finding]:
-        from trainspec import probes
+        from trainspec.engine import probes
 
         if view.model is None or not view.leaves:
             return []

@@ -51,11 +51,11 @@ class RecipeView:
     @classmethod
     def of(cls, recipe: Any, thresholds: Thresholds) -> RecipeView:
         try:
-            from trainspec import probes
-            from trainspec.engine import _build_model, _seed
+            from trainspec.engine import probes
+            from trainspec.engine.prepare import build_model, seed_everything
 
-            _seed(recipe.seed)
-            model = _build_model(recipe)
+            seed_everything(recipe.seed)
+            model = build_model(recipe)
             leaves = probes.leaf_layers(model)
         except Exception:
             model, leaves = None, []

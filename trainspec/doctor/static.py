@@ -103,7 +103,7 @@ class OutputVsLoss(StaticCheck):
     symptoms = (Symptom.PROBABILITIES_AS_LOGITS, Symptom.LOGITS_AS_PROBABILITIES)
 
     def check(self, view: RecipeView) -> list[Finding]:
-        from trainspec import probes
+        from trainspec.engine import probes
 
         if view.model is None:
             return []
@@ -157,14 +157,16 @@ class LinearModel(StaticCheck):
     symptoms = (Symptom.LINEAR_MODEL,)
 
     def check(self, view: RecipeView) -> list[Finding]:
-        from trainspec import probes
+        from trainspec.engine import probes
 
         if view.model is None:
             return []
         weighted = [la for la in view.leaves if type(la).__name__ in WEIGHTED]
         for layer in view.leaves[:-1]:
             kind = type(layer).__name__
-            act = probes._layer_activation(layer)
+            # activation layers (ReLU, ELU...) are not in LINEAR_LAYERS; others carry a function
+            fn = getattr(layer, "activation", None)
+            act = probes.activation_name(fn) if callable(fn) else None
             if act not in (None, "linear") or kind not in LINEAR_LAYERS or kind == "Lambda":
                 return []
         if len(weighted) < 2:
