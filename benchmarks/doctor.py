@@ -45,6 +45,11 @@ def old_doctor(ref: str) -> Any:
     """The doctor module at git ``ref`` (trainspec/diagnose.py), loaded beside this one."""
     source = subprocess.run(["git", "-C", str(ROOT), "show", f"{ref}:trainspec/diagnose.py"],
                             check=True, capture_output=True, text=True).stdout
+    # the engine became a package after that doctor was written: point its imports there
+    source = source.replace("from trainspec import probes", "from trainspec.engine import probes")
+    source = source.replace(
+        "from trainspec.engine import _build_model, _seed",
+        "from trainspec.engine.prepare import build_model as _build_model, seed_everything as _seed")
     path = Path(tempfile.mkdtemp()) / "old_diagnose.py"
     path.write_text(source)
     spec = importlib.util.spec_from_file_location("trainspec_old_diagnose", path)

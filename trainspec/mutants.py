@@ -537,6 +537,24 @@ def _glorot_uniform() -> Any:
     return keras.initializers.GlorotUniform()
 
 
+def _he_zero_bias(recipe: Recipe) -> Recipe:
+    def edit(config: dict[str, Any], model: Any) -> set[str]:
+        import keras
+
+        fresh = set()
+        for entry in _layers(config):
+            if entry["class_name"] in _WEIGHTED and "kernel_initializer" in entry["config"]:
+                entry["config"]["kernel_initializer"] = _serialize(_he_normal())
+                if entry["config"].get("use_bias"):
+                    entry["config"]["bias_initializer"] = _serialize(keras.initializers.Zeros())
+                fresh.add(entry["config"]["name"])
+        if not fresh:
+            raise NotApplicable("no layer has a kernel initialiser")
+        return fresh
+
+    return _rebuild(recipe, edit)
+
+
 def _relu_he(recipe: Recipe) -> Recipe:
     return _initializer(_he_normal, "he")(_hidden_to("relu")(recipe))
 
@@ -625,6 +643,7 @@ REPAIRS: tuple[Operator, ...] = (
     Operator("add_relu", "activation", "ReLU on the hidden layers that had no activation",
              _hidden_relu_on_linear),
     Operator("he_init", "weights", "He-normal kernel initialisation", _initializer(_he_normal, "he")),
+    Operator("he_zero_bias", "weights", "He-normal kernels and zero biases", _he_zero_bias),
     Operator("glorot_init", "weights", "Glorot-uniform kernel initialisation",
              _initializer(_glorot_uniform, "glorot")),
     Operator("logits_output", "loss", "no activation on the output layer (logits for a logits loss)",

@@ -184,3 +184,10 @@ def test_diagnosis_primary_and_json():
     data = d.to_json()
     assert data["primary"] == str(d.primary.symptom) and data["summary"]
     assert trainspec.diagnose(make_run()).primary is None
+
+
+def test_a_falling_loss_shows_a_negative_change():
+    run = make_run(np.linspace(1.1, 1.05, N), acc=0.6)
+    finding = next(f for f in trainspec.diagnose(run).findings
+                   if f.symptom is Symptom.LOSS_NOT_DECREASING)
+    assert "(-" in finding.explanation and "(+" not in finding.explanation

@@ -33,9 +33,10 @@ BLOBS_VAL = datasets.blobs(n=256, classes=4, features=8, spread=1.5, seed=1)  # 
 
 def mlp(name: str, activation: str = "relu", width: int = 32, depth: int = 2, out: int = 4,
         out_activation: str = "softmax", inputs: int = 8, initializer: str = "glorot_uniform",
-        frozen: int | None = None, narrow: int | None = None) -> Callable[[], object]:
+        frozen: int | None = None, narrow: int | None = None,
+        first_initializer: str | None = None) -> Callable[[], object]:
     """A builder of a small MLP; ``frozen`` freezes that hidden layer, ``narrow`` sets the last
-    hidden layer's width."""
+    hidden layer's width, ``first_initializer`` the first layer's kernel initialiser."""
 
     def build():
         import keras
@@ -43,7 +44,8 @@ def mlp(name: str, activation: str = "relu", width: int = 32, depth: int = 2, ou
         layers = [keras.Input((inputs,))]
         for i in range(depth):
             units = narrow if (narrow and i == depth - 1) else width
-            layer = keras.layers.Dense(units, activation=activation, kernel_initializer=initializer)
+            init = first_initializer if (first_initializer and i == 0) else initializer
+            layer = keras.layers.Dense(units, activation=activation, kernel_initializer=init)
             layer.trainable = frozen != i
             layers.append(layer)
         layers.append(keras.layers.Dense(out, activation=out_activation))
@@ -137,9 +139,12 @@ ZOO: list[ZooPair] = [
             lambda: BASE.replace(validation_data=(BLOBS_VAL[0] * 255.0, BLOBS_VAL[1]),
                                  name="zoo-val_unscaled"),
             lambda: BASE.replace(validation_data=BLOBS_VAL, name="zoo-val_scaled")),
-    ZooPair("frozen_hidden", "frozen", "Taxonomy 'layer not trainable' (a random layer frozen)",
-            lambda: BASE.replace(model=mlp("frozen", frozen=0, width=4), name="zoo-frozen"),
-            lambda: BASE.replace(model=mlp("unfrozen", width=4), name="zoo-unfrozen")),
+    ZooPair("frozen_hidden", "frozen", "Taxonomy 'layer not trainable': a layer frozen before "
+            "its weights were loaded (zeros), so it passes nothing on",
+            lambda: BASE.replace(model=mlp("frozen", "tanh", frozen=0, first_initializer="zeros"),
+                                 name="zoo-frozen"),
+            lambda: BASE.replace(model=mlp("unfrozen", "tanh", first_initializer="zeros"),
+                                 name="zoo-unfrozen")),
     ZooPair("bottleneck", "architecture", "Yang et al. 2018 (softmax bottleneck): a 1-unit "
             "hidden layer before 4 classes",
             lambda: BASE.replace(model=mlp("narrow", narrow=1), name="zoo-narrow"), lambda: BASE),

@@ -53,7 +53,9 @@ def repairs_for(finding: Finding) -> tuple[str, ...]:
             return ("lr_div_10",)
         return ("lr_default", "lr_x10") if finding.strength > 0 else ()
     if finding.symptom is Symptom.DEAD_UNITS:
-        return ("he_init",) if finding.family == "initialisation" else ("leaky_relu", "lr_div_10")
+        if finding.family == "initialisation":
+            return ("he_zero_bias", "he_init")
+        return ("leaky_relu", "lr_div_10")
     return REPAIRS_FOR.get(finding.symptom, ())
 
 

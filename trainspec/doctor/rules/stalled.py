@@ -50,7 +50,7 @@ class LossNotDecreasing(Rule):
         return [finding(
             Symptom.LOSS_NOT_DECREASING,
             f"The loss went from {curve.start:.3g} to {curve.end:.3g} "
-            f"({curve.decrease:+.1%}) in {len(curve.loss)} steps: the model is not "
+            f"({-curve.decrease:+.1%}) in {len(curve.loss)} steps: the model is not "
             "learning. Look at the gradient and update findings for the mechanism.",
             ["check that gradients reach every layer (activations, initialisation)",
              *(["raise the learning rate if the updates are tiny"] if may_raise_rate(ctx) else
