@@ -30,6 +30,7 @@ from trainspec.doctor import (
     try_fixes,
 )
 from trainspec.exceptions import BuildError, DataError, RecipeError, SpecFailure, TrainspecError
+from trainspec.exercises.exercise import Exercise
 from trainspec.expect import expect
 from trainspec.pairs import Pair, Sweep, applies_to
 from trainspec.recipe import Recipe
@@ -70,6 +71,7 @@ __all__ = [
     "Finding",
     "Symptom",
     "DataError",
+    "Exercise",
     "LayerTrace",
     "NonFinite",
     "Outcome",

@@ -193,8 +193,14 @@ def main(argv: list[str] | None = None) -> int:
                      help="override a doctor threshold, e.g. --set dead_fraction=0.9")
     doc.add_argument("--try-fixes", action="store_true",
                      help="retrain with the repairs the findings suggest and show which worked")
+    from trainspec.exercises.cli import add_parser
+    from trainspec.exercises.cli import run as run_exercises
+
+    add_parser(sub)
     args = parser.parse_args(argv)
     console = Console(highlight=False)
+    if args.command == "exercises":
+        return run_exercises(args, console)
     try:
         return doctor(args, console)
     except UsageFailure as exc:

@@ -13,7 +13,7 @@ import pytest
 from trainspec.environment import environment
 from trainspec.exceptions import TrainspecError
 from trainspec.pairs import MARKER, Target, targets_of
-from trainspec.plugin.keys import TARGET_KEY
+from trainspec.plugin.keys import STUDENT_KEY, TARGET_KEY
 from trainspec.plugin.options import CACHE_MODES, PROGRESS_MODES, REPORT_MODES, add_options, choice, option
 from trainspec.plugin.session import SessionHooks, XdistHooks
 
@@ -30,8 +30,10 @@ def pytest_configure(config: pytest.Config) -> None:
     )
     config.addinivalue_line(
         "markers",
-        "trainspec(allow_nonfinite=False): per-spec trainspec options; allow_nonfinite lets a "
-        "spec pass on a run that hit NaN/Inf.",
+        "trainspec(allow_nonfinite=False, points=1, hidden=False): per-spec trainspec "
+        "options; allow_nonfinite lets a spec pass on a run that hit NaN/Inf; points and hidden "
+        "grade it (--trainspec-grade: points earned when it passes; a hidden spec counts in "
+        "the grade and is not shown in student mode).",
     )
     choice(config, "trainspec_report", REPORT_MODES)
     doctor = config.getini("trainspec_doctor")
@@ -47,6 +49,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
         configure_mutation(config, option(config, "trainspec_mutate_operators"),
                            option(config, "trainspec_mutate_max"))
+    _configure_student(config)
     hooks = SessionHooks(config, _run_cache(config))
     config.pluginmanager.register(hooks, "trainspec-session")
     if config.pluginmanager.hasplugin("xdist"):
@@ -59,6 +62,18 @@ def pytest_configure(config: pytest.Config) -> None:
         config.pluginmanager.register(
             TensorBoardHook(config.invocation_params.dir / logdir), "trainspec-tensorboard"
         )
+
+
+def _configure_student(config: pytest.Config) -> None:
+    """Student mode and grading (trainspec.plugin.student), when on."""
+    from trainspec.plugin.student import StudentHooks, student_mode
+
+    student = student_mode(config)
+    config.stash[STUDENT_KEY] = student
+    if student or option(config, "trainspec_grade"):
+        config.pluginmanager.register(StudentHooks(config, student), "trainspec-student")
+    if student and config.option.tbstyle == "auto":
+        config.option.tbstyle = "no"  # the student view explains the failure
 
 
 def _run_cache(config: pytest.Config) -> Any:
@@ -136,19 +151,20 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
         targets += mutant_targets(marker.args, metafunc.config.stash.get(SELECTION_KEY, None))
     params = [
-        pytest.param(target, id=target.id, marks=_marks(target, xdist))
+        pytest.param(target, id=target.id,
+                     marks=_marks(target, xdist, metafunc.config.stash.get(STUDENT_KEY, False)))
         for target in targets
     ]
     metafunc.parametrize("run", params, indirect=True)
 
 
-def _marks(target: Target, xdist: bool) -> list[Any]:
+def _marks(target: Target, xdist: bool, student: bool = False) -> list[Any]:
     marks: list[Any] = []
     if target.kind == "mutant":
         from trainspec.plugin.mutation import marks as mutant_marks
 
         return mutant_marks(target, xdist)
-    if target.kind == "pair" and target.variant == "broken":
+    if target.kind == "pair" and target.variant == "broken" and not student:
         # The spec must fail on the broken model: a pass is a miss (strict XPASS fails the
         # session), an error other than an assertion stays an error.
         marks.append(

@@ -53,6 +53,15 @@ def add_options(parser: pytest.Parser) -> None:
     _add(group, parser, "cache-dir", "the run cache folder (default: $TRAINSPEC_CACHE_DIR, else "
          "the ini option, else .trainspec_cache in the rootdir)",
          "run cache folder, relative to the rootdir", metavar="DIR")
+    _add(group, parser, "student", "student mode: progress, then the first failing exercise "
+         "with a hint (on automatically in an exercise workspace)", "student mode", False,
+         "bool", action="store_true")
+    _add(group, parser, "hint", "student mode: show hint N of the failing exercise's ladder "
+         "(default: one more hint each time the exercise fails)", "hint level to show",
+         metavar="N")
+    _add(group, parser, "grade", "write a Gradescope results.json to PATH (points and hidden "
+         "specs from @pytest.mark.trainspec(points=..., hidden=...))",
+         "write a Gradescope results.json to this path", metavar="PATH")
     group.addoption(
         "--trainspec-clear-cache",
         dest="trainspec_clear_cache",

@@ -13,7 +13,7 @@ import pytest
 from trainspec import events
 from trainspec.exceptions import TrainspecError
 from trainspec.expect import fail
-from trainspec.plugin.keys import RUNS_KEY, TARGET_KEY
+from trainspec.plugin.keys import RUNS_KEY, STUDENT_KEY, TARGET_KEY
 from trainspec.plugin.observe import build_result, plain_nodeid
 from trainspec.plugin.options import option
 from trainspec.plugin.report import render
@@ -139,6 +139,8 @@ class SessionHooks:
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         if self.is_worker:
             return
+        if self.config.stash.get(STUDENT_KEY, False):
+            return  # student mode prints its own view (trainspec.plugin.student)
         self._finish_book()
         writer = self.config.get_terminal_writer()
         text = render(
