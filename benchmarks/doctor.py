@@ -100,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
 
     RunCache(args.cache_dir, mode="on").install()
     old = old_doctor(args.before)
-    console = Console(highlight=False)
+    console = Console(highlight=False, width=150)
     rows = []
     for case in cases(args.only):
         row: dict[str, Any] = {"name": case["name"], "set": case["set"], "family": case["family"]}
