@@ -16,4 +16,5 @@ def test_primary_cause_on_the_broken_side_and_no_false_alarm_on_the_fixed(pair):
     assert diagnosis.primary is not None, f"{pair.name}: nothing found"
     assert diagnosis.primary.family == pair.family, str(diagnosis)
     healthy = trainspec.diagnose(trainspec.train(fixed), fixed)
-    assert healthy.healthy, str(healthy)
+    # only outcomes the fixed side shows by design (its docstring says why), never a mechanism
+    assert {str(s) for s in healthy.symptoms} <= set(pair.fixed_may_show), str(healthy)

@@ -101,6 +101,8 @@ class ZooPair:
     source: str
     broken: Callable[[], trainspec.Recipe]
     fixed: Callable[[], trainspec.Recipe]
+    #: outcome symptoms the fixed side shows by design (a linear model cannot fit spirals)
+    fixed_may_show: tuple[str, ...] = ()
 
 
 _MULTI = (BLOBS[0], _multi_hot(BLOBS[1]))
@@ -167,7 +169,8 @@ ZOO: list[ZooPair] = [
                                  data=datasets.spirals(n=512, seed=0), learning_rate=20.0,
                                  name="zoo-linear-lr20"),
             lambda: BASE.replace(model=mlp("linear", depth=0, inputs=2, out=2),
-                                 data=datasets.spirals(n=512, seed=0), name="zoo-linear")),
+                                 data=datasets.spirals(n=512, seed=0), name="zoo-linear"),
+            fixed_may_show=("loss_not_decreasing",)),
     ZooPair("heavy_dropout", "regularisation", "DeepCrime 'change dropout rate' (0.95)",
             lambda: mutant("dropout_095"), lambda: BASE),
 ]

@@ -184,13 +184,14 @@ def rate_above_usual(recipe: Any, factor: float = 10.0) -> float | None:
 
 def may_raise_rate(ctx: Context) -> bool:
     """Whether "raise the learning rate" agrees with the measurements: no layer's updates are
-    large, the loss does not oscillate or diverge, the rate is not above its usual range."""
+    large, the loss does not oscillate or diverge, the rate is not above its usual range
+    (``lr_usual_factor`` x the optimizer's default)."""
     from trainspec.doctor.symptoms import Symptom as S
 
     if any(ctx.has(s) for s in (S.OSCILLATING_LOSS, S.DIVERGING_LOSS, S.LEARNING_RATE_TOO_HIGH,
                                 S.NON_FINITE, S.EXPLODING_GRADIENT)):
         return False
-    if rate_above_usual(ctx.recipe, factor=1.0) is not None:
+    if rate_above_usual(ctx.recipe, factor=ctx.thresholds.lr_usual_factor) is not None:
         return False
     high = ctx.thresholds.update_ratio_high
     return not any(float(np.median(np.asarray(lt.update_ratio, dtype=np.float64)[1:] if

@@ -53,8 +53,7 @@ class LossNotDecreasing(Rule):
             f"({-curve.decrease:+.1%}) in {len(curve.loss)} steps: the model is not "
             "learning. Look at the gradient and update findings for the mechanism.",
             ["check that gradients reach every layer (activations, initialisation)",
-             *(["raise the learning rate if the updates are tiny"] if may_raise_rate(ctx) else
-               ["lower the learning rate: the rate or the updates are already large"]),
+             *(["raise the learning rate if the updates are tiny"] if may_raise_rate(ctx) else []),
              "check the labels match the inputs"],
             evidence={"loss_start": curve.start, "loss_end": curve.end,
                       "relative_decrease": curve.decrease, "threshold": t.min_decrease},
