@@ -27,6 +27,7 @@ from trainspec.doctor import (
     Thresholds,
     diagnose,
     doctor_spec,
+    try_fixes,
 )
 from trainspec.exceptions import BuildError, DataError, RecipeError, SpecFailure, TrainspecError
 from trainspec.exercises.exercise import Exercise
@@ -93,4 +94,5 @@ __all__ = [
     "mutants",
     "expect",
     "train",
+    "try_fixes",
 ]

@@ -49,15 +49,20 @@ def message_of(excinfo: pytest.ExceptionInfo[BaseException] | None) -> str | Non
     return f"{type(exc).__name__}: {exc}"
 
 
-def _findings(run: Any) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
-    """The doctor's findings on ``run`` and its primary one (the first when the doctor does not
-    rank them)."""
+def _findings(run: Any, target: Target | None) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+    """The doctor's findings on ``run``, the primary cause first, and the primary one; with the
+    target's recipe, so the static checks (output activation vs loss, preprocessing...) are shown
+    too."""
     try:
         from trainspec.doctor import diagnose
     except ImportError:
         return [], None
     try:
-        diagnosis = diagnose(run)
+        recipe = target.recipe() if target is not None else None
+    except Exception:  # the spec's own error says why the recipe cannot be built
+        recipe = None
+    try:
+        diagnosis = diagnose(run, recipe)
         findings = list(diagnosis.findings)
         primary = getattr(diagnosis, "primary", None) or (findings[0] if findings else None)
         return [f.to_json() for f in findings], primary.to_json() if primary else None
@@ -153,7 +158,7 @@ def build_result(item: pytest.Item, excinfo: pytest.ExceptionInfo[BaseException]
         if outcome in (Outcome.FAILED, Outcome.ERROR) or (
             target is not None and target.variant == "broken"
         ):
-            result.findings, result.primary = _findings(primary)
+            result.findings, result.primary = _findings(primary, target)
     if target is not None and target.kind == "mutant":
         from trainspec.plugin.mutation import info
 
