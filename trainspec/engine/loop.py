@@ -54,28 +54,32 @@ def _layer_vars(tensors: list, lp: probes.LayerProbe) -> list:
     return [tensors[j] for j in lp.var_idx]
 
 
+def weight_norms(p: Prepared, values: list) -> Any:
+    """Per-layer L2 norms of the trainable variables' ``values``, ``(n_layers,)``."""
+    return tf.stack([probes.group_norm(_layer_vars(values, lp)) for lp in p.layers])
+
+
 def record_probes(p: Prepared, yb: Any, y_pred: Any, acts: list, grads: list, before: list,
                   after: list) -> dict[str, Any]:
-    """One step's probe values: metric means, per-layer gradient and weight norms, the norms of
-    the update and of the weights before it (their ratio is the update ratio), activation
-    statistics.  ``before``/``after`` are the trainable variables read around the update."""
+    """One step's probe values: metric means, per-layer gradient and weight norms, the norm of
+    the update, activation statistics.  ``before``/``after`` are the trainable variables read
+    around the update; the weight norms before it are the previous step's ``weight`` (carried
+    by the loop, not computed twice)."""
     metrics = [tf.reduce_mean(tf.cast(fn(yb, y_pred), tf.float32)) for _, fn in p.metric_fns]
     gvec = tf.stack([probes.group_norm(_layer_vars(grads, lp)) for lp in p.layers])
-    wvec = tf.stack([probes.group_norm(_layer_vars(after, lp)) for lp in p.layers])
+    wvec = weight_norms(p, after)
     moved = tf.stack([
         probes.group_norm(
             [a - b for a, b in zip(_layer_vars(after, lp), _layer_vars(before, lp), strict=True)]
         )
         for lp in p.layers
     ])
-    base = tf.stack([probes.group_norm(_layer_vars(before, lp)) for lp in p.layers])
     act_stats = [probes.activation_stats(a, ap.kind) for a, ap in zip(acts, p.acts, strict=False)]
     return {
         "metrics": tf.stack(metrics) if metrics else tf.zeros([0]),
         "grad": gvec,
         "weight": wvec,
         "moved": moved,
-        "base": base,
         "act": tf.stack(act_stats) if act_stats else tf.zeros([0, 4]),
     }
 
@@ -125,7 +129,7 @@ def _make_body(p: Prepared) -> Callable[..., tuple]:
     variables = list(p.model.trainable_variables)
     step = make_step(p)
 
-    def body(x: Any, y: Any, idx: Any, i: Any, ok: Any, last: tuple, tas: tuple):
+    def body(x: Any, y: Any, idx: Any, i: Any, ok: Any, base: Any, last: tuple, tas: tuple):
         loss_ta, metric_ta, grad_ta, weight_ta, ratio_ta, act_ta = tas
         xb = tf.gather(x, idx[i])
         yb = tf.gather(y, idx[i])
@@ -139,14 +143,14 @@ def _make_body(p: Prepared) -> Callable[..., tuple]:
             metric_ta.write(i, row["metrics"]),
             grad_ta.write(i, row["grad"]),
             weight_ta.write(i, row["weight"]),
-            ratio_ta.write(i, row["moved"] / tf.maximum(row["base"], 1e-12)),
+            ratio_ta.write(i, row["moved"] / tf.maximum(base, 1e-12)),
             act_ta.write(i, row["act"]),
         )
         # dense, in the variables' dtype, so every step's gradients fit the loop variable
         grads = tuple(
             tf.cast(tf.convert_to_tensor(g), v.dtype) for g, v in zip(grads, variables, strict=True)
         )
-        return i + 1, finite, grads, tas
+        return i + 1, finite, row["weight"], grads, tas
 
     return body
 
@@ -187,10 +191,11 @@ def build_loop(p: Prepared) -> Callable[..., dict[str, Any]]:
         )
         n = tf.shape(idx)[0]
         no_grads = tuple(tf.zeros_like(v) for v in variables)
-        _, _, last, tas = tf.while_loop(
-            lambda i, ok, last, tas: tf.logical_and(i < n, ok),
-            lambda i, ok, last, tas: body(x, y, idx, i, ok, last, tas),
-            (tf.constant(0), tf.constant(True), no_grads, tas),
+        base = weight_norms(p, [tf.identity(v) for v in variables])
+        _, _, _, last, tas = tf.while_loop(
+            lambda i, ok, base, last, tas: tf.logical_and(i < n, ok),
+            lambda i, ok, base, last, tas: body(x, y, idx, i, ok, base, last, tas),
+            (tf.constant(0), tf.constant(True), base, no_grads, tas),
         )
         out = {key: t.stack() for key, t in zip(KEYS, tas, strict=True)}
         out["grads"] = list(last)
