@@ -17,12 +17,12 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
-from trainspec.constants import DEFAULT_CHUNK_STEPS
+from trainspec.constants import DEFAULT_CHUNK_STEPS, HISTOGRAM_BINS
 from trainspec.engine import graphs
 from trainspec.engine.assemble import assemble, finite_row
-from trainspec.engine.loop import build_eval, build_loop
+from trainspec.engine.loop import build_eval, build_loop, histograms
 from trainspec.engine.prepared import Prepared
-from trainspec.engine.schedule import batch_indices, histogram_flags
+from trainspec.engine.schedule import batch_indices, histogram_steps
 from trainspec.events import PROGRESS
 from trainspec.exceptions import TrainspecError
 from trainspec.run import Run
@@ -105,6 +105,30 @@ def _start_callbacks(p: Prepared, model: Any, chunk: int) -> list[Any]:
     return callbacks
 
 
+def _pieces(start: int, end: int, snapshots: np.ndarray) -> list[tuple[int, int]]:
+    """``[start, end)`` cut after every histogram step, so each such step ends a loop call."""
+    cuts = [int(s) + 1 for s in snapshots if start <= s < end - 1]
+    bounds = [start, *cuts, end]
+    return list(zip(bounds[:-1], bounds[1:], strict=True))
+
+
+def _run_piece(p: Prepared, model: Any, loop: Callable[..., Any], args: tuple, start: int,
+               stop: int, snapshots: np.ndarray) -> dict[str, np.ndarray]:
+    """The loop's arrays for steps ``[start, stop)``, with the histograms when the last of them
+    is a histogram step and finite."""
+    x, y, idx = args
+    result = run_graph(p, loop, x, y, tf.constant(idx[start:stop]),
+                       step=f"a step from {start} to {stop - 1}")
+    grads = result.pop("grads")
+    part = {k: v.numpy() for k, v in result.items()}
+    n, bins = len(p.layers), HISTOGRAM_BINS
+    part["whist"] = part["ghist"] = np.zeros((0, n, bins, 3), np.float32)
+    if len(part["loss"]) == stop - start and stop - 1 in snapshots and finite_row(part, -1):
+        w, g = histograms(p, list(model.trainable_variables), grads)
+        part["whist"], part["ghist"] = w[None], g[None]
+    return part
+
+
 def _train_chunks(p: Prepared, model: Any, loop: Callable[..., Any],
                   evaluate: Callable[..., Any] | None, val: tuple | None) -> Recorded:
     """Call ``loop`` chunk after chunk until every step ran, a value was not finite, or a
@@ -112,7 +136,7 @@ def _train_chunks(p: Prepared, model: Any, loop: Callable[..., Any],
     recipe = p.recipe
     x, y = (tf.constant(a) for a in p.train)
     idx = batch_indices(len(p.train[0]), recipe.steps, recipe.batch_size, recipe.seed)
-    flags = histogram_flags(recipe.steps)
+    snapshots = histogram_steps(recipe.steps)
     chunk = recipe.eval_every or min(recipe.steps, DEFAULT_CHUNK_STEPS)
     for callback in PROGRESS:
         callback(p.label, 0, recipe.steps)
@@ -122,18 +146,24 @@ def _train_chunks(p: Prepared, model: Any, loop: Callable[..., Any],
     epoch = 0
     while done < recipe.steps:
         end = min(done + chunk, recipe.steps)
-        result = run_graph(p, loop, x, y, tf.constant(idx[done:end]), tf.constant(flags[done:end]),
-                           step=f"a step from {done} to {end - 1}")
-        part = {k: v.numpy() for k, v in result.items()}
-        out.parts.append(part)
-        ran = len(part["loss"])
-        for callback in PROGRESS:
-            callback(p.label, done + ran, recipe.steps)
-        if ran < end - done or not finite_row(part, -1):
-            break  # the loop stopped at a non-finite value
+        first = len(out.parts)
+        stopped = False
+        for start, stop in _pieces(done, end, snapshots):
+            part = _run_piece(p, model, loop, (x, y, idx), start, stop, snapshots)
+            out.parts.append(part)
+            ran = len(part["loss"])
+            for callback in PROGRESS:
+                callback(p.label, start + ran, recipe.steps)
+            if ran < stop - start or not finite_row(part, -1):
+                stopped = True  # the loop stopped at a non-finite value
+                break
+        if stopped:
+            break
         done = end
         if recipe.eval_every and (done % recipe.eval_every == 0 or done == recipe.steps):
-            logs = _epoch_logs(p, part, evaluate, val, done, out)
+            chunk_part = {k: np.concatenate([q[k] for q in out.parts[first:]])
+                          for k in ("loss", "metrics")}
+            logs = _epoch_logs(p, chunk_part, evaluate, val, done, out)
             with user_code(p, "callbacks", f"on_epoch_end of epoch {epoch}, after step {done - 1}"):
                 for cb in callbacks:
                     cb.on_epoch_end(epoch, logs)
