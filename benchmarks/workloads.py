@@ -2,7 +2,7 @@
 
 The "no probes" baseline is written here, not in trainspec: the same ``tf.function`` over a
 ``tf.while_loop`` of gathered batches that ``trainspec.engine`` compiles (same model, data, batch
-indices, optimizer, loss and op determinism, from the same ``engine._prepare``), doing forward,
+indices, optimizer, loss and op determinism, from the same ``engine.prepare.prepare``), doing forward,
 loss, gradient and ``apply_gradients`` and recording only the loss.  The probed loop is the
 engine's own.
 """
@@ -75,8 +75,8 @@ def mlp_builder(name: str, depth: int, units: int, inputs: tuple[int, ...] = (28
 
 
 def baseline_loop(p: Any) -> Callable[..., dict[str, Any]]:
-    """``engine._build_loop`` without the probes: forward, loss, gradient, update; the loss is
-    the only thing recorded.  ``p`` is an ``engine._Prepared``."""
+    """``engine.loop.build_loop`` without the probes: forward, loss, gradient, update; the loss
+    is the only thing recorded.  ``p`` is an ``engine.prepared.Prepared``."""
     import tensorflow as tf
 
     model, optimizer = p.model, p.optimizer
@@ -127,14 +127,14 @@ def baseline_execute(p: Any) -> np.ndarray:
     """Train ``p`` end to end with the baseline loop, chunked as the engine chunks."""
     import tensorflow as tf
 
-    from trainspec import engine
     from trainspec.constants import DEFAULT_CHUNK_STEPS
+    from trainspec.engine.schedule import batch_indices
 
     recipe = p.recipe
     p.optimizer.build(p.model.trainable_variables)
     loop = baseline_loop(p)
     x, y = (tf.constant(a) for a in p.train)
-    idx = engine._batch_indices(len(p.train[0]), recipe.steps, recipe.batch_size, recipe.seed)
+    idx = batch_indices(len(p.train[0]), recipe.steps, recipe.batch_size, recipe.seed)
     flags = np.zeros(recipe.steps, dtype=bool)
     chunk = min(recipe.steps, DEFAULT_CHUNK_STEPS)
     losses = []
@@ -186,27 +186,30 @@ def probe_overhead(workload: Workload, steps: int, repeats: int, tries: int = 2)
 
     Steady state: each loop is traced by a first call, then called ``repeats`` times on
     ``steps`` fresh batch indices (the two loops alternate, so load on the machine hits both);
-    the median per-step time is kept.  End to end: ``engine._execute`` against
+    the median per-step time is kept.  End to end: ``engine.execute.execute`` against
     :func:`baseline_execute` on a freshly prepared recipe (optimizer build, tracing, every step,
     results fetched), the better of ``tries`` each.
     """
     import tensorflow as tf
 
-    from trainspec import engine
+    from trainspec.engine.execute import execute
+    from trainspec.engine.loop import build_loop
+    from trainspec.engine.prepare import prepare
+    from trainspec.engine.schedule import batch_indices
 
     tf.get_logger().setLevel("ERROR")  # each prepared recipe traces its own loop: no retrace warnings
     recipe = workload.recipe(steps)
     loops: dict[str, Callable[..., Any]] = {}
     first_call: dict[str, float] = {}
-    idx = engine._batch_indices(DIGITS_N, steps * (repeats + 1), 32, 1)
+    idx = batch_indices(DIGITS_N, steps * (repeats + 1), 32, 1)
     flags = tf.constant(np.zeros(steps, dtype=bool))
     x = y = None
     n_layers = 0
     for kind in ("probed", "baseline"):
-        p = engine._prepare(recipe)
+        p = prepare(recipe)
         n_layers = len(p.layers)
         p.optimizer.build(p.model.trainable_variables)
-        loops[kind] = engine._build_loop(p) if kind == "probed" else baseline_loop(p)
+        loops[kind] = build_loop(p) if kind == "probed" else baseline_loop(p)
         x, y = (tf.constant(a) for a in p.train)
         first = tf.constant(idx[:steps])
         first_call[kind], _ = _timed(
@@ -224,9 +227,9 @@ def probe_overhead(workload: Workload, steps: int, repeats: int, tries: int = 2)
     e2e: dict[str, float] = {"probed": float("inf"), "baseline": float("inf")}
     for _ in range(tries):
         for kind in ("probed", "baseline"):
-            p = engine._prepare(recipe)
-            execute = engine._execute if kind == "probed" else baseline_execute
-            seconds, _ = _timed(lambda p=p, f=execute: f(p))
+            p = prepare(recipe)
+            train = execute if kind == "probed" else baseline_execute
+            seconds, _ = _timed(lambda p=p, f=train: f(p))
             e2e[kind] = min(e2e[kind], seconds)
     return Overhead(
         workload=workload.name,
@@ -260,7 +263,8 @@ def series_size(steps: int, depth: int) -> SeriesSize:
     """Train a small blobs MLP with ``depth`` hidden layers for ``steps`` steps and measure
     ``Run.to_arrays()``."""
     import trainspec
-    from trainspec import engine
+    from trainspec.engine.execute import execute
+    from trainspec.engine.prepare import prepare
 
     recipe = trainspec.Recipe(
         model=mlp_builder(f"blobs_{depth}x16", depth, 16, inputs=(2,), classes=3),
@@ -268,7 +272,7 @@ def series_size(steps: int, depth: int) -> SeriesSize:
         optimizer="sgd", learning_rate=0.05, steps=steps, batch_size=32, metrics=["accuracy"],
         seed=0, name=f"series_{steps}x{depth}",
     )
-    run = engine._execute(engine._prepare(recipe))  # not memoised, not cached
+    run = execute(prepare(recipe))  # not memoised, not cached
     series = other = 0
     for key, array in run.to_arrays().items():
         if array.ndim >= 1 and array.shape[0] == steps and key != "meta":

@@ -18,10 +18,10 @@ def recipe(healthy):
 
 
 def _initial_weights(recipe):
-    from trainspec.engine import _build_model, _seed
+    from trainspec.engine.prepare import build_model, seed_everything
 
-    _seed(recipe.seed)
-    return _build_model(recipe).get_weights()
+    seed_everything(recipe.seed)
+    return build_model(recipe).get_weights()
 
 
 def test_every_operator_documents_a_fault_and_applies_to_an_mlp(recipe):
@@ -36,9 +36,9 @@ def test_activation_operator_keeps_the_initial_weights(recipe):
     mutant = mutants.apply("hidden_sigmoid", recipe).recipe
     before, after = _initial_weights(recipe), _initial_weights(mutant)
     assert all(np.array_equal(a, b) for a, b in zip(before, after, strict=True))
-    from trainspec.engine import _build_model
+    from trainspec.engine.prepare import build_model
 
-    model = _build_model(mutant)
+    model = build_model(mutant)
     assert [layer.activation.__name__ for layer in model.layers] == ["sigmoid", "sigmoid", "softmax"]
 
 

@@ -20,9 +20,7 @@ from __future__ import annotations
 
 from trainspec import datasets, mutants
 from trainspec.constants import ActivationKind, Outcome, Variant, Verdict
-
-# Imported after the submodule so the name ``trainspec.diagnose`` is the function, not the module.
-from trainspec.diagnose import (  # noqa: E402
+from trainspec.doctor import (
     Diagnosis,
     Finding,
     Symptom,

@@ -127,7 +127,7 @@ def _fmt(value: Any) -> str:
 
 
 def doctor(args: argparse.Namespace, console: Console) -> int:
-    from trainspec.diagnose import diagnose, parse_lines
+    from trainspec.doctor import diagnose, parse_lines
 
     overrides = parse_lines(args.set or [])
     value = load(args.target)

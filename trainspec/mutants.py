@@ -68,9 +68,9 @@ class Mutant:
 
 
 def _original(recipe: Recipe) -> Any:
-    from trainspec.engine import _build_model
+    from trainspec.engine.prepare import build_model
 
-    return _build_model(recipe)
+    return build_model(recipe)
 
 
 def _config(model: Any) -> dict[str, Any]:
@@ -150,9 +150,9 @@ def _serialize(initializer: Any) -> Any:
 def _learning_rate(recipe: Recipe) -> float:
     if recipe.learning_rate is not None:
         return float(recipe.learning_rate)
-    from trainspec.engine import _resolve_optimizer
+    from trainspec.engine.prepare import resolve_optimizer
 
-    optimizer = _resolve_optimizer(recipe, _original(recipe))
+    optimizer = resolve_optimizer(recipe, _original(recipe))
     return float(np.asarray(optimizer.learning_rate))
 
 

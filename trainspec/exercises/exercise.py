@@ -305,7 +305,7 @@ _FIELDS = ("loss", "optimizer", "learning_rate", "steps", "batch_size", "seed", 
 def training_differences(a: Recipe, b: Recipe) -> list[str]:
     """What differs between two recipes in what they train: fields, data, the model's layers
     and initial weights, the custom step's code.  Names and docstrings do not count."""
-    from trainspec.fingerprint import identity
+    from trainspec.engine.fingerprint import identity
 
     out = []
     for name in _FIELDS:

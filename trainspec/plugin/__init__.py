@@ -38,7 +38,7 @@ def pytest_configure(config: pytest.Config) -> None:
     choice(config, "trainspec_report", REPORT_MODES)
     doctor = config.getini("trainspec_doctor")
     if doctor:
-        from trainspec.diagnose import configure, parse_lines
+        from trainspec.doctor import configure, parse_lines
 
         try:
             configure(**parse_lines(doctor))

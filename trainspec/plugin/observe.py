@@ -51,7 +51,7 @@ def message_of(excinfo: pytest.ExceptionInfo[BaseException] | None) -> str | Non
 
 def _findings(run: Any) -> list[dict[str, Any]]:
     try:
-        from trainspec.diagnose import diagnose
+        from trainspec.doctor import diagnose
     except ImportError:
         return []
     try:

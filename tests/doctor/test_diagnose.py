@@ -12,7 +12,7 @@ import pytest
 import trainspec
 from tests.conftest import small_mlp
 from trainspec import mutants
-from trainspec.diagnose import Symptom, Thresholds, check_recipe, diagnose, project_thresholds
+from trainspec.doctor import Symptom, Thresholds, check_recipe, diagnose, project_thresholds
 from trainspec.series import Series
 
 

@@ -95,7 +95,7 @@ def test_same_recipe_trains_once_per_process(healthy, healthy_run):
 
 def test_the_same_recipe_object_is_not_prepared_again_unless_its_data_changed(
         blobs, monkeypatch):
-    from trainspec import engine
+    from trainspec.engine import api
 
     x, y = blobs
     recipe = trainspec.Recipe(
@@ -103,9 +103,9 @@ def test_the_same_recipe_object_is_not_prepared_again_unless_its_data_changed(
         optimizer="sgd", learning_rate=0.1, steps=30, seed=0, name="again",
     )
     first = trainspec.train(recipe)
-    real_prepare = engine._prepare
+    real_prepare = api.prepare
     calls = []
-    monkeypatch.setattr(engine, "_prepare", lambda r: calls.append(r) or real_prepare(r))
+    monkeypatch.setattr(api, "prepare", lambda r: calls.append(r) or real_prepare(r))
     assert trainspec.train(recipe) is first
     assert calls == []
     recipe.data[0][:] *= 2.0  # changed in place: the recipe must be prepared and trained again

@@ -13,12 +13,15 @@ import tensorflow as tf
 import trainspec
 from tests.conftest import small_mlp
 from trainspec import engine
+from trainspec.engine import graphs as kept
+from trainspec.engine import memo
+from trainspec.engine.prepare import prepare
 
 
 @pytest.fixture
 def graphs(monkeypatch):
     """Start with no memoised runs, no kept graphs and no disk cache; forget them after."""
-    monkeypatch.setattr(engine, "STORES", [])
+    monkeypatch.setattr(memo, "STORES", [])
     monkeypatch.delenv("TRAINSPEC_GRAPH_REUSE", raising=False)
     engine.clear_memo()
     engine.clear_graphs()
@@ -125,11 +128,11 @@ def _noisy_step(model, optimizer, x, y):
 
 def test_a_graph_with_state_outside_the_variables_is_not_kept(graphs, base):
     trainspec.train(base.replace(loss=None, train_step=_noisy_step))
-    assert not engine._GRAPHS
+    assert not kept.GRAPHS
 
 
 def test_a_changed_model_or_loss_traces_its_own_graph_and_few_graphs_are_kept(graphs, base, blobs):
-    graphs.setattr(engine, "GRAPH_CACHE_SIZE", 1)
+    graphs.setattr(kept, "GRAPH_CACHE_SIZE", 1)
     x, y = blobs
     before = engine.trace_count()
     trainspec.train(base)
@@ -137,13 +140,13 @@ def test_a_changed_model_or_loss_traces_its_own_graph_and_few_graphs_are_kept(gr
     trainspec.train(base.replace(loss="categorical_crossentropy",
                                  data=(x, np.eye(3, dtype=np.float32)[y])))
     assert engine.trace_count() - before == 3
-    assert len(engine._GRAPHS) == 1
+    assert len(kept.GRAPHS) == 1
 
 
 def _key(recipe: trainspec.Recipe) -> str | None:
-    p = engine._prepare(recipe)
+    p = prepare(recipe)
     p.optimizer.build(p.model.trainable_variables)
-    return engine._graph_key(p)
+    return kept.graph_key(p)
 
 
 def test_what_the_graph_key_keeps_and_leaves_out(base, blobs):

@@ -1,0 +1,141 @@
+"""The measurements several rules share, computed once per run: the loss curve's start, end and
+low point, per-layer gradient traces, accuracy and its chance level.
+
+:class:`Context` is what a rule's ``check`` receives: the run, the recipe (or None), the
+thresholds, these measurements and the findings of the rules that ran before it.
+
+Example:
+    >>> ctx = Context.of(run, recipe, Thresholds())          # doctest: +SKIP
+    >>> ctx.curve.decrease                                   # doctest: +SKIP
+    0.93
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from trainspec.doctor.symptoms import Finding, Symptom
+from trainspec.doctor.thresholds import Thresholds
+from trainspec.run import Run
+
+
+@dataclass
+class Curve:
+    """The per-step training loss, summarised by medians over a window of ``window`` steps."""
+
+    loss: np.ndarray
+    window: int
+    start: float
+    end: float
+    low: float  # minimum of the smoothed loss
+    low_step: int
+
+    @property
+    def decrease(self) -> float:
+        """The fall from start to end as a fraction of the start (negative when it rose)."""
+        return 1.0 - self.end / self.start if self.start > 0 else 0.0
+
+    @classmethod
+    def of(cls, run: Run) -> Curve | None:
+        """The curve of a finite run with at least 5 steps, else None."""
+        loss = np.asarray(run.loss, dtype=np.float64)
+        if len(loss) < 5 or not np.all(np.isfinite(loss)):
+            return None
+        w = max(3, min(20, len(loss) // 10))
+        smooth = np.asarray(run.loss.smoothed(w), dtype=np.float64)[w - 1:]
+        low_at = int(np.argmin(smooth)) + w - 1
+        return cls(loss, w, float(np.median(loss[:w])), float(np.median(loss[-w:])),
+                   float(smooth.min()), low_at)
+
+
+def still_falling(values: np.ndarray) -> bool:
+    """Whether ``values`` trend down by more than two standard errors of a least-squares slope.
+
+    Per-batch losses scatter by the sampling noise of a minibatch (with 32 squared errors, a
+    coefficient of variation near 0.25 is expected from sampling alone): a noisy curve that is
+    still going down is learning, not bouncing across a minimum.  The usual two-standard-error
+    test on the trend's slope separates the two without a threshold of its own.
+    """
+    if len(values) < 8:
+        return False
+    x = np.arange(len(values), dtype=np.float64)
+    slope, intercept = np.polyfit(x, values, 1)
+    residual = values - (slope * x + intercept)
+    se = float(np.std(residual, ddof=2)) / math.sqrt(float(((x - x.mean()) ** 2).sum()))
+    return bool(slope < 0 and (se == 0 or slope / se < -2.0))
+
+
+def is_crossentropy(run: Run) -> bool:
+    """Whether the run's loss is a cross-entropy (or an unnamed loss of a classifier)."""
+    name = (run.loss_name or "").lower()
+    return "crossentropy" in name or (run.loss_name is None and run.n_classes is not None)
+
+
+def accuracy_of(run: Run) -> tuple[str, np.ndarray] | None:
+    """The first recorded metric whose name contains ``acc``, as (name, values)."""
+    for name, series in run.metrics.items():
+        if "acc" in name.lower():
+            return name, np.asarray(series, dtype=np.float64)
+    return None
+
+
+def chance_accuracy(run: Run, recipe: Any) -> float | None:
+    """The accuracy of guessing: 1/C, or the majority class's share when the recipe is known."""
+    if not run.n_classes or run.n_classes < 2:
+        return None
+    chance = 1.0 / run.n_classes
+    if recipe is not None:  # the majority class, when labels are imbalanced
+        try:
+            y = np.asarray(recipe.split()[0][1])
+            labels = y.argmax(-1) if y.ndim >= 2 and y.shape[-1] > 1 else y.reshape(len(y), -1)[:, 0]
+            _, counts = np.unique(np.round(labels), return_counts=True)
+            chance = max(chance, float(counts.max() / counts.sum()))
+        except Exception:
+            pass
+    return chance
+
+
+def is_output(run: Run, act: Any) -> bool:
+    """Whether the activation trace ``act`` is the model's output activation."""
+    acts = run.activations.list()
+    return bool(acts) and act is acts[-1] and act.activation == run.output_activation and (
+        not run.layers.list() or act.name == run.layers.last.name
+    )
+
+
+def tail_median(values: Any) -> float:
+    """The median of the last tenth (at least one value) of ``values``."""
+    values = np.asarray(values, dtype=np.float64)
+    return float(np.median(values[-max(1, len(values) // 10):]))
+
+
+@dataclass
+class Context:
+    """What a rule reads: the run, its recipe, the thresholds, the shared measurements and the
+    findings of the rules before it (``harm``: one of them showed the loss or accuracy hurt)."""
+
+    run: Run
+    recipe: Any
+    thresholds: Thresholds
+    curve: Curve | None
+    layers: list[Any]
+    found: list[Finding] = field(default_factory=list)
+    harm: bool = False
+
+    @classmethod
+    def of(cls, run: Run, recipe: Any, thresholds: Thresholds) -> Context:
+        return cls(run, recipe, thresholds, Curve.of(run) if run.finite else None,
+                   [lt for lt in run.layers.list() if len(lt.grad_norm)])
+
+    def has(self, symptom: Symptom) -> bool:
+        """Whether an earlier rule already reported ``symptom``."""
+        return any(f.symptom is symptom for f in self.found)
+
+    @property
+    def chance_loss(self) -> float | None:
+        """-log(1/C) for a cross-entropy classifier, else None."""
+        return self.run.chance_loss if is_crossentropy(self.run) else None

@@ -1,0 +1,68 @@
+"""The fingerprint of a prepared recipe: the hash the memo, the disk cache and the report key
+runs by.
+
+In: a ``Prepared`` (model built, loss and optimizer resolved, data converted).  Out: 32 hex
+characters.  What goes into the hash (architecture with layer names replaced by position,
+initial weights, data, loss, optimizer config, steps, batch size, seed, evaluation interval,
+metrics, callbacks, custom step) is listed in ``fingerprint_of``; the hashing itself
+(``Hasher``, ``identity``) is in ``fingerprint.py``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from trainspec.engine import probes
+from trainspec.engine.fingerprint import ENGINE_VERSION, Hasher, identity
+from trainspec.engine.prepared import Prepared
+
+
+def canonical_config(model: Any) -> str:
+    """The model's JSON with layer names replaced by their position: Keras numbers layers per
+    session (``dense_7``), which must not change the fingerprint.
+
+    Example:
+        >>> '"L0"' in canonical_config(model)           # doctest: +SKIP
+        True
+    """
+    try:
+        text = model.to_json()
+    except Exception:
+        return type(model).__qualname__
+    names = [model.name] + [layer.name for layer in probes.leaf_layers(model)]
+    names += [layer.name for layer in model.layers]
+    # longest first, ties by name: set order follows str hashing, which differs per process
+    for i, name in enumerate(sorted(set(names), key=lambda n: (-len(n), n))):
+        text = text.replace(f'"{name}"', f'"L{i}"')
+    return text
+
+
+def fingerprint_of(p: Prepared) -> str:
+    """Hash everything that decides what training ``p`` records.
+
+    Example:
+        >>> fingerprint_of(prepare(recipe)) == fingerprint_of(prepare(recipe))  # doctest: +SKIP
+        True
+    """
+    r = p.recipe
+    h = Hasher()
+    h.add("engine", ENGINE_VERSION)
+    h.add("model", canonical_config(p.model))
+    for w in p.model.get_weights():
+        h.add("weight", np.asarray(w))
+    h.add("train_x", p.train[0])
+    h.add("train_y", p.train[1])
+    if p.val is not None:
+        h.add("val_x", p.val[0])
+        h.add("val_y", p.val[1])
+    h.add("loss", identity(r.loss) if r.loss is not None else p.loss_name)
+    h.add("optimizer", identity(p.optimizer.get_config()))
+    h.add("optimizer_class", type(p.optimizer).__name__)
+    for name in ("steps", "batch_size", "seed", "eval_every"):
+        h.add(name, getattr(r, name))
+    h.add("metrics", [identity(m) for m in r.metrics])
+    h.add("callbacks", [identity(c) for c in r.callbacks])
+    h.add("train_step", identity(r.train_step) if r.train_step is not None else None)
+    return h.hexdigest()[:32]
