@@ -3,7 +3,7 @@
 Each is an :class:`~trainspec.exercises.Exercise` built from two files of package data,
 ``course/start/<name>.py`` (the broken model, which the student edits) and
 ``course/solution/<name>.py`` (the fix).  They train exactly what the curriculum's pairs in
-``examples/`` train: ``tests/exercises/test_catalog.py`` compares every start and solution
+``examples/`` train: ``tests/exercises/test_exercise_catalog.py`` compares every start and solution
 with its pair (``Exercise.drift``), so a change to one side fails the test suite until the
 other follows.  (The exercises cannot import ``examples``: that package is not installed.)
 """
