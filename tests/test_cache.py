@@ -320,3 +320,12 @@ def test_a_shared_run_carries_the_label_of_the_recipe_that_asks(cache, healthy, 
     assert loaded.from_cache and loaded.label == "the_same_recipe"
     assert trainspec.train(healthy).label == healthy_run.label == "healthy"  # from the memo
     assert same_arrays(loaded.__class__(**{**loaded.__dict__, "label": "healthy"}), healthy_run)
+
+
+def test_every_engine_stage_module_is_in_the_source_hash():
+    # An edit to any stage of the engine (the loop, the step, the probes...) must miss the cache,
+    # not only an edit to the package's __init__.
+    from trainspec.cache import _source_files
+
+    names = {p.name for p in _source_files("engine")}
+    assert {"loop.py", "step.py", "probes.py", "fingerprint.py", "assemble.py"} <= names

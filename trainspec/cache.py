@@ -45,8 +45,9 @@ FORMAT_NAME = "trainspec-run-cache"
 DEFAULT_DIR = ".trainspec_cache"
 ENV_DIR = "TRAINSPEC_CACHE_DIR"
 HEADER_KEY = "trainspec_cache_header"
-#: Modules whose source decides what a run records (an edited checkout misses the cache).
-RECORDING_MODULES = ("engine", "probes", "run", "series", "fingerprint")
+#: Modules and packages whose source decides what a run records (an edited checkout misses the
+#: cache): every module of the engine package, and the run's own types.
+RECORDING_MODULES = ("engine", "run", "series", "recipe")
 
 _ENTRY = re.compile(r"^[0-9a-f]{32}\.npz$")
 _TEMP_PREFIX = ".tmp-"
@@ -99,15 +100,31 @@ class CacheWarning(UserWarning):
     """The run cache could not be used (the session goes on without it)."""
 
 
+def _source_files(name: str) -> list[Path] | None:
+    """The source files of ``trainspec.<name>``: a module's file, or every module of a package
+    (found without importing it, so TensorFlow stays unimported)."""
+    spec = util.find_spec(f"trainspec.{name}")
+    origin = getattr(spec, "origin", None)
+    if not origin:
+        return None
+    if spec.submodule_search_locations:  # a package: all its modules, in a stable order
+        return sorted(Path(origin).parent.rglob("*.py"))
+    return [Path(origin)]
+
+
 def _source_hash() -> str:
     h = hashlib.sha256()
     for name in RECORDING_MODULES:
-        spec = util.find_spec(f"trainspec.{name}")
-        origin = getattr(spec, "origin", None)
-        try:
-            h.update(Path(origin).read_bytes() if origin else name.encode())
-        except OSError:
+        files = _source_files(name)
+        if not files:
             h.update(name.encode())
+            continue
+        root = files[0].parent
+        for path in files:
+            try:
+                h.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes())
+            except (OSError, ValueError):
+                h.update(path.name.encode())
     return h.hexdigest()[:16]
 
 
