@@ -9,7 +9,9 @@
    10x the runs;
 5. peak RSS of ``pytest specs/`` vs a process that only imports, and the size of recorded series
    at 2x the steps or 2x the layers;
-6. ``trainspec.train`` (every probe) vs the same training as a bare compiled loop, 400 steps,
+6. trajectory baselines: recording a seed envelope (5 seeds) and checking a run, vs one plain
+   run.
+7. ``trainspec.train`` (every probe) vs the same training as a bare compiled loop, 400 steps,
    tracing included.
 
 ``--quick`` (a smoke test, about two minutes) uses fewer steps and repeats and runs figures 3-5
@@ -37,7 +39,7 @@ if str(ROOT) not in sys.path:
 
 from rich.console import Console  # noqa: E402
 
-from benchmarks import report, suites, workloads  # noqa: E402
+from benchmarks import regression, report, suites, workloads  # noqa: E402
 from benchmarks.report import Row, megabytes, per_step, seconds  # noqa: E402
 
 console = Console(stderr=False)
@@ -103,14 +105,14 @@ def figure1(plan: Plan, details: dict[str, Any]) -> list[Row]:
     return rows
 
 
-def figure6(plan: Plan, details: dict[str, Any]) -> list[Row]:
+def figure7(plan: Plan, details: dict[str, Any]) -> list[Row]:
     """trainspec.train vs a bare compiled loop, tracing included"""
     rows = []
     for workload in plan.overhead_workloads:
         v = workloads.versus_bare(workload, plan.bare_steps, plan.bare_tries)
         details.setdefault("versus_bare", []).append(dict(asdict(v), ratio=v.ratio))
         rows.append(Row(
-            id=f"train_vs_bare[{v.workload}]", figure=6,
+            id=f"train_vs_bare[{v.workload}]", figure=7,
             what=f"train (all probes) vs a bare loop, tracing included ({v.workload})",
             measured=seconds(v.train), baseline=seconds(v.bare), ratio=v.ratio, target=1.3,
             note=f"{v.layers} weighted layers, {v.steps} steps of 32; bare: one tf.function, "
@@ -286,13 +288,32 @@ def figure5_series(plan: Plan, details: dict[str, Any]) -> list[Row]:
     ]
 
 
+def figure6_baselines(plan: Plan, details: dict[str, Any]) -> list[Row]:
+    """trajectory baselines: recording K seeds and checking, vs one plain run"""
+    cost = regression.baseline_cost(plan.suite_steps, seeds=5, repeats=1 if plan.quick else 3)
+    details["baselines"] = dict(asdict(cost), record_ratio=cost.record_ratio,
+                                check_ratio=cost.check_ratio)
+    note = (f"{cost.workload}, {cost.steps} steps, in one process from an empty memo and no "
+            "traced graphs; median of the repeats")
+    return [
+        Row(id="baseline_record", figure=6, what=f"record a seed-envelope baseline ({cost.seeds} "
+            "seeds)", measured=seconds(cost.record), baseline=seconds(cost.plain),
+            ratio=cost.record_ratio, target=float(cost.seeds),
+            note=note + "; the seeds share one traced loop"),
+        Row(id="baseline_check", figure=6, what="check a run against its baseline",
+            measured=seconds(cost.check), baseline=seconds(cost.plain), ratio=cost.check_ratio,
+            target=1.1, note=note + "; the run itself plus reading and comparing the file"),
+    ]
+
+
 FIGURES: dict[int, list[Callable[[Plan, dict[str, Any]], list[Row]]]] = {
     1: [figure1],
     2: [figure2],
     3: [figure345],
     4: [figure345],
     5: [figure345, figure5_series],
-    6: [figure6],
+    6: [figure6_baselines],
+    7: [figure7],
 }
 
 
@@ -308,7 +329,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true",
                         help="a smoke test: fewer steps and repeats, a synthetic suite instead of specs/")
-    parser.add_argument("--only", default="1,2,3,4,5,6", metavar="FIGURES",
+    parser.add_argument("--only", default="1,2,3,4,5,6,7", metavar="FIGURES",
                         help="comma-separated figure numbers to run (default: all)")
     parser.add_argument("--json", type=Path, default=ROOT / "benchmarks" / "results.json",
                         metavar="PATH", help="where to write the results (default: %(default)s)")

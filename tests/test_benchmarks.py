@@ -58,7 +58,7 @@ def test_probe_overhead_and_series_rows(tiny_plan, tmp_path):
 def test_train_against_the_bare_loop_row(tiny_plan):
     tiny_plan.bare_steps, tiny_plan.bare_tries = 20, 1
     details: dict = {}
-    [row] = bench.figure6(tiny_plan, details)
+    [row] = bench.figure7(tiny_plan, details)
     assert row.id == "train_vs_bare[mlp_3x128]" and row.target == 1.3
     assert row.ratio is not None and math.isfinite(row.ratio) and row.ratio > 0
     versus = details["versus_bare"][0]
@@ -107,3 +107,12 @@ def test_synthetic_suite_and_launcher(tmp_path):
     # the launcher measures the child, not this process (which holds TensorFlow)
     assert 1 < proc.max_rss_mb < 200
     assert workloads.MLP.recipe(10).steps == 10
+
+
+def test_baseline_cost_figure_measures_ratios():
+    from benchmarks import regression
+
+    cost = regression.baseline_cost(steps=20, seeds=2, repeats=1)
+    assert cost.seeds == 2 and cost.steps == 20
+    for ratio in (cost.record_ratio, cost.check_ratio):
+        assert math.isfinite(ratio) and ratio > 0

@@ -62,3 +62,11 @@ def test_thresholds_on_the_command_line(module, capsys):
 def test_bad_targets_exit_two_with_one_line(module, capsys, target, message):
     assert main(["doctor", target.format(module=module)]) == 2
     assert message in " ".join(capsys.readouterr().out.split())
+
+
+def test_try_fixes_shows_the_repair_that_worked(module, capsys):
+    # a learning rate of 1e-6: the doctor names the tiny updates; SGD's default rate repairs it
+    assert main(["doctor", f"{module}:flat", "--try-fixes"]) == 1
+    out = " ".join(capsys.readouterr().out.split())
+    assert "cause:" in out and "primary" in out
+    assert "try-fixes" in out and "✔ healthy the optimizer's default learning rate" in out

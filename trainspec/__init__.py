@@ -20,7 +20,6 @@ from __future__ import annotations
 
 from trainspec import datasets, mutants
 from trainspec.constants import ActivationKind, Outcome, Variant, Verdict
-
 from trainspec.doctor import (
     Diagnosis,
     Finding,
@@ -28,13 +27,15 @@ from trainspec.doctor import (
     Thresholds,
     diagnose,
     doctor_spec,
+    try_fixes,
 )
 from trainspec.exceptions import BuildError, DataError, RecipeError, SpecFailure, TrainspecError
+from trainspec.exercises.exercise import Exercise
 from trainspec.expect import expect
 from trainspec.pairs import Pair, Sweep, applies_to
 from trainspec.recipe import Recipe
 from trainspec.run import ActivationTrace, LayerTrace, NonFinite, Run
-from trainspec.series import Series
+from trainspec.series import Change, Series
 
 __version__ = "0.1.0"
 
@@ -70,6 +71,7 @@ __all__ = [
     "Finding",
     "Symptom",
     "DataError",
+    "Exercise",
     "LayerTrace",
     "NonFinite",
     "Outcome",
@@ -78,6 +80,7 @@ __all__ = [
     "RecipeError",
     "Run",
     "Series",
+    "Change",
     "SpecFailure",
     "Sweep",
     "TrainspecError",
@@ -91,4 +94,5 @@ __all__ = [
     "mutants",
     "expect",
     "train",
+    "try_fixes",
 ]

@@ -2,8 +2,13 @@
 
 ``trainspec doctor path/to/module.py:name`` trains the recipe called ``name`` in that module (a
 :class:`~trainspec.Recipe`, a :class:`~trainspec.Pair` — both sides — or a function returning a
-recipe) and prints the doctor's diagnosis with the curves.  Exit status: 0 healthy, 1 findings,
-2 usage error (bad path or name).
+recipe) and prints the doctor's diagnosis with the curves, the primary cause first; with
+``--try-fixes`` it retrains with the repairs the findings suggest and shows which one worked, with
+the loss and accuracy before and after.  Exit status: 0 healthy, 1 findings, 2 usage error (bad
+path or name).
+
+``trainspec diff A.json B.json`` compares two ``--trainspec-json`` results run by run
+(:mod:`trainspec.diff`).
 """
 
 from __future__ import annotations
@@ -95,10 +100,16 @@ def render(console: Console, title: str, run: Any, diagnosis: Any) -> None:
                        f"median {g.median():.2g}" if len(g) else "")
     parts: list[Any] = [curves]
     if diagnosis.findings:
+        cause = Text()
+        cause.append("cause: ", style="bold")
+        cause.append(diagnosis.summary, style="bold red")
+        parts.append(cause)
         for f in diagnosis.findings:
             data = f.to_json()
             block = Text()
-            block.append(f"{data['symptom']}", style="bold red")
+            primary = f is diagnosis.primary
+            block.append(f"{'primary ' if primary else ''}{data['symptom']}",
+                         style="bold red" if primary else "red")
             block.append(f"  ({data['where']})\n")
             evidence = ", ".join(f"{k} = {_fmt(v)}" for k, v in data["evidence"].items())
             block.append(f"  evidence: {evidence}\n", style="dim")
@@ -119,11 +130,37 @@ def render(console: Console, title: str, run: Any, diagnosis: Any) -> None:
 
 
 def _fmt(value: Any) -> str:
+    if value is None:
+        return "—"
     if isinstance(value, float):
         return f"{value:.3g}"
     if isinstance(value, list):
         return "[" + ", ".join(_fmt(v) for v in value) + "]"
     return str(value)
+
+
+def render_trials(console: Console, title: str, trials: list[Any]) -> None:
+    """The repairs tried, the one that worked first, with before/after figures."""
+    if not trials:
+        console.print(f"try-fixes · {title}: no repair applies to these findings")
+        return
+    console.print(Text(f"try-fixes · {title}", style="bold"))
+    for trial in sorted(trials, key=lambda t: not t.healthy):
+        before, after = trial.before, trial.after
+        line = Text("  ")
+        mark, style = ("✔ healthy", "bold green") if trial.healthy else (
+            ("✘ error", "red") if trial.error else ("✘ not healthy", "yellow"))
+        line.append(f"{mark}  ", style=style)
+        line.append(f"{trial.fix}\n", style="bold" if trial.healthy else "")
+        if trial.error:
+            line.append(f"    {trial.error}")
+        else:
+            line.append(
+                f"    loss {_fmt(before.get('loss_start'))} → {_fmt(before.get('loss_end'))} before, "
+                f"{_fmt(after.get('loss_start'))} → {_fmt(after.get('loss_end'))} after; accuracy "
+                f"{_fmt(before.get('accuracy'))} → {_fmt(after.get('accuracy'))}; findings after: "
+                + (", ".join(str(s) for s in trial.diagnosis.symptoms) or "none"), style="dim")
+        console.print(line)
 
 
 def doctor(args: argparse.Namespace, console: Console) -> int:
@@ -142,6 +179,10 @@ def doctor(args: argparse.Namespace, console: Console) -> int:
         diagnosis = diagnose(run, recipe, **overrides)
         render(console, title, run, diagnosis)
         found += len(diagnosis.findings)
+        if args.try_fixes and diagnosis.findings:
+            from trainspec.doctor import try_fixes
+
+            render_trials(console, title, try_fixes(recipe, diagnosis, **overrides))
     return 1 if found else 0
 
 
@@ -153,8 +194,25 @@ def main(argv: list[str] | None = None) -> int:
     doc.add_argument("--steps", type=int, default=None, help="override the recipe's steps")
     doc.add_argument("--set", action="append", metavar="NAME=VALUE",
                      help="override a doctor threshold, e.g. --set dead_fraction=0.9")
+    doc.add_argument("--try-fixes", action="store_true",
+                     help="retrain with the repairs the findings suggest and show which worked")
+    cmp = sub.add_parser("diff", help="compare two --trainspec-json results run by run")
+    cmp.add_argument("a", help="results file A (e.g. from main)")
+    cmp.add_argument("b", help="results file B (e.g. from a branch)")
+    cmp.add_argument("--rtol", type=float, default=0.0, help="relative tolerance (default 0)")
+    cmp.add_argument("--atol", type=float, default=0.0, help="absolute tolerance (default 0)")
+    from trainspec.exercises.cli import add_parser
+    from trainspec.exercises.cli import run as run_exercises
+
+    add_parser(sub)
     args = parser.parse_args(argv)
     console = Console(highlight=False)
+    if args.command == "exercises":
+        return run_exercises(args, console)
+    if args.command == "diff":
+        from trainspec.diff import run_cli
+
+        return run_cli(args, console)
     try:
         return doctor(args, console)
     except UsageFailure as exc:

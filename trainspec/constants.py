@@ -91,3 +91,12 @@ class ActivationKind(str, Enum):
 
     def __str__(self) -> str:
         return self.value
+
+
+#: Keras 3's default learning rate of each optimizer (the centre of its usual range): the
+#: doctor's learning-rate rule and the ``lr_default`` repair read it.
+DEFAULT_LEARNING_RATE = {
+    "sgd": 0.01, "adam": 0.001, "adamw": 0.001, "rmsprop": 0.001, "adagrad": 0.001,
+    "adadelta": 0.001, "adamax": 0.001, "nadam": 0.001, "ftrl": 0.001, "lion": 0.001,
+    "lamb": 0.001, "adafactor": 0.001,
+}

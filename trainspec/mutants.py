@@ -11,6 +11,11 @@ operator did not re-initialise is copied from the original, so a mutant differs 
 original only by the fault it plants.  An operator that does not apply (no hidden activation, a
 subclassed model...) is skipped with a reason.
 
+``REPAIRS`` are the operators' inverses (a lower learning rate, He initialisation, ReLU for
+sigmoid, clipping, logits for a logits loss, standardised inputs, unfreezing...), which
+:func:`trainspec.try_fixes` applies.  The module passes 500 lines because the faults and their
+repairs share one set of model-surgery helpers (``_rebuild``, ``_hidden_to``, ``_initializer``).
+
 Example:
     >>> from trainspec import mutants
     >>> for m in mutants.mutate(fixed_recipe):                 # doctest: +SKIP
@@ -486,4 +491,172 @@ def mutate(recipe: Recipe, operators: tuple[Operator, ...] | None = None) -> lis
     return [apply(op, recipe) for op in (operators or OPERATORS)]
 
 
-__all__ = ["Mutant", "NotApplicable", "OPERATORS", "Operator", "apply", "get", "mutate"]
+# -- repairs: the operators' inverses, which trainspec.try_fixes applies -----------------------
+
+
+def _optimizer_name(recipe: Recipe) -> str | None:
+    opt = recipe.optimizer
+    if isinstance(opt, str):
+        return opt.lower()
+    if isinstance(opt, dict):
+        return str(opt.get("name", "")).lower() or None
+    return type(opt).__name__.lower() if opt is not None else None
+
+
+def _default_lr(recipe: Recipe) -> Recipe:
+    from trainspec.constants import DEFAULT_LEARNING_RATE
+
+    default = DEFAULT_LEARNING_RATE.get(_optimizer_name(recipe) or "")
+    if default is None:
+        raise NotApplicable(f"no known default learning rate for {recipe.optimizer!r}")
+    if recipe.learning_rate is not None and abs(recipe.learning_rate - default) <= 1e-12:
+        raise NotApplicable("the learning rate is already the optimizer's default")
+    return recipe.replace(learning_rate=default)
+
+
+def _clipnorm(recipe: Recipe) -> Recipe:
+    opt = recipe.optimizer
+    if isinstance(opt, str):
+        return recipe.replace(optimizer={"name": opt, "clipnorm": 1.0})
+    if isinstance(opt, dict):
+        if opt.get("clipnorm") is not None and float(opt["clipnorm"]) <= 1.0:
+            raise NotApplicable("the optimizer already clips at 1.0 or less")
+        return recipe.replace(optimizer={**opt, "clipnorm": 1.0})
+    raise NotApplicable("the optimizer is an object; set clipnorm=1.0 on it")
+
+
+def _he_normal() -> Any:
+    import keras
+
+    return keras.initializers.HeNormal()
+
+
+def _glorot_uniform() -> Any:
+    import keras
+
+    return keras.initializers.GlorotUniform()
+
+
+def _he_zero_bias(recipe: Recipe) -> Recipe:
+    def edit(config: dict[str, Any], model: Any) -> set[str]:
+        import keras
+
+        fresh = set()
+        for entry in _layers(config):
+            if entry["class_name"] in _WEIGHTED and "kernel_initializer" in entry["config"]:
+                entry["config"]["kernel_initializer"] = _serialize(_he_normal())
+                if entry["config"].get("use_bias"):
+                    entry["config"]["bias_initializer"] = _serialize(keras.initializers.Zeros())
+                fresh.add(entry["config"]["name"])
+        if not fresh:
+            raise NotApplicable("no layer has a kernel initialiser")
+        return fresh
+
+    return _rebuild(recipe, edit)
+
+
+def _relu_he(recipe: Recipe) -> Recipe:
+    return _initializer(_he_normal, "he")(_hidden_to("relu")(recipe))
+
+
+def _hidden_relu_on_linear(recipe: Recipe) -> Recipe:
+    def edit(config: dict[str, Any], model: Any) -> set[str]:
+        layers = _layers(config)
+        head = _head_index(layers)
+        changed = False
+        for entry in layers[:head]:
+            if entry["class_name"] in _WEIGHTED and entry["config"].get("activation") in (None, "linear"):
+                entry["config"]["activation"] = "relu"
+                changed = True
+        if not changed:
+            raise NotApplicable("every hidden weighted layer already has an activation")
+        return set()
+
+    return _rebuild(recipe, edit)
+
+
+def _head_activation(activation: str) -> Callable[[Recipe], Recipe]:
+    def edit(config: dict[str, Any], model: Any) -> set[str]:
+        layers = _layers(config)
+        index = _head_index(layers)
+        head, tail = layers[index], layers[index + 1:]
+        if tail and activation == "linear":  # a separate Softmax/Activation layer after the head
+            config["layers"] = [e for e in config["layers"] if e not in tail]
+            return set()
+        if head["config"].get("activation") == activation:
+            raise NotApplicable(f"the output activation is already {activation}")
+        head["config"]["activation"] = activation
+        return set()
+
+    return lambda recipe: _rebuild(recipe, edit)
+
+
+def _multi_label_output(recipe: Recipe) -> Recipe:
+    return _head_activation("sigmoid")(recipe).replace(loss="binary_crossentropy")
+
+
+def _standardise(recipe: Recipe) -> Recipe:
+    x = np.asarray(recipe.data[0], dtype=np.float64)
+    mean, std = x.mean(axis=0), x.std(axis=0)
+    std = np.where(std > 0, std, 1.0)
+    changes: dict[str, Any] = {"data": (((x - mean) / std).astype(np.float32), recipe.data[1])}
+    if recipe.validation_data is not None:
+        vx, vy = recipe.validation_data
+        changes["validation_data"] = (((np.asarray(vx) - mean) / std).astype(np.float32), vy)
+    return recipe.replace(**changes)
+
+
+def _moderate_dropout(recipe: Recipe) -> Recipe:
+    def edit(config: dict[str, Any], model: Any) -> set[str]:
+        found = [e for e in _layers(config) if e["class_name"].endswith("Dropout")
+                 and float(e["config"].get("rate", 0)) > 0.5]
+        if not found:
+            raise NotApplicable("no dropout above 0.5")
+        for entry in found:
+            entry["config"]["rate"] = 0.2
+        return set()
+
+    return _rebuild(recipe, edit)
+
+
+def _unfreeze(recipe: Recipe) -> Recipe:
+    def edit(config: dict[str, Any], model: Any) -> set[str]:
+        frozen = [e for e in _layers(config) if e["config"].get("trainable") is False]
+        if not frozen:
+            raise NotApplicable("no frozen layer")
+        for entry in frozen:
+            entry["config"]["trainable"] = True
+        return set()
+
+    return _rebuild(recipe, edit)
+
+
+#: The repairs: each undoes a family of the faults above (DeepCrime's families).
+REPAIRS: tuple[Operator, ...] = (
+    Operator("lr_default", "hyperparameters", "the optimizer's default learning rate",
+             _default_lr),
+    Operator("lr_div_10", "hyperparameters", "the learning rate 10x lower", _scale_lr(0.1)),
+    Operator("lr_x10", "hyperparameters", "the learning rate 10x higher", _scale_lr(10.0)),
+    Operator("clipnorm", "optimiser", "gradients clipped to norm 1.0 (clipnorm=1.0)", _clipnorm),
+    Operator("relu_he", "activation", "ReLU hidden activations with He initialisation", _relu_he),
+    Operator("leaky_relu", "activation", "LeakyReLU hidden activations", _hidden_to("leaky_relu")),
+    Operator("add_relu", "activation", "ReLU on the hidden layers that had no activation",
+             _hidden_relu_on_linear),
+    Operator("he_init", "weights", "He-normal kernel initialisation", _initializer(_he_normal, "he")),
+    Operator("he_zero_bias", "weights", "He-normal kernels and zero biases", _he_zero_bias),
+    Operator("glorot_init", "weights", "Glorot-uniform kernel initialisation",
+             _initializer(_glorot_uniform, "glorot")),
+    Operator("logits_output", "loss", "no activation on the output layer (logits for a logits loss)",
+             _head_activation("linear")),
+    Operator("softmax_output", "loss", "a softmax on the output layer (probabilities for the loss)",
+             _head_activation("softmax")),
+    Operator("sigmoid_bce", "loss", "a sigmoid output with binary cross-entropy (multi-label)",
+             _multi_label_output),
+    Operator("standardise_inputs", "training data", "inputs standardised with the training mean and "
+             "std (validation inputs with the same)", _standardise),
+    Operator("dropout_02", "regularisation", "dropout rates above 0.5 set to 0.2", _moderate_dropout),
+    Operator("unfreeze", "weights", "every layer trainable", _unfreeze),
+)
+_BY_NAME.update({op.name: op for op in REPAIRS})
+
+__all__ = ["Mutant", "NotApplicable", "OPERATORS", "Operator", "REPAIRS", "apply", "get", "mutate"]

@@ -62,8 +62,12 @@ def test_huge_learning_rate_is_non_finite_and_exploding(recipe):
     mutant = mutants.apply("lr_x100", recipe).recipe.replace(learning_rate=50.0)
     diagnosis = diagnose(trainspec.train(mutant))
     assert {"non_finite", "exploding_gradient"} <= symptoms(diagnosis)
-    finding = diagnosis.findings[0]
-    assert finding.symptom is Symptom.NON_FINITE and finding.step is not None
+    assert diagnosis.primary.family == "exploding_gradient"
+    finding = next(f for f in diagnosis.findings if f.symptom is Symptom.NON_FINITE)
+    assert finding.step is not None
+    # with the recipe, SGD at 50 is named as the cause of the explosion
+    with_recipe = diagnose(trainspec.train(mutant), mutant)
+    assert with_recipe.primary.symptom is Symptom.LEARNING_RATE_TOO_HIGH
     json.dumps(diagnosis.to_json(), allow_nan=False)  # NaN-free
 
 
@@ -201,18 +205,23 @@ def test_overfitting_when_the_final_validation_loss_is_worse_than_the_best(train
 
 
 @pytest.mark.parametrize(
-    ("pair", "expected"),
-    [("bad_init", {"dead_units"}), ("exploding", {"non_finite", "exploding_gradient"}),
-     ("exploding_clipvalue", {"non_finite"}), ("input_noise", {"accuracy_at_chance"}),
-     ("softmax_logits", {"probabilities_as_logits"})],
+    ("pair", "expected", "family"),
+    [("bad_init", {"dead_units"}, "initialisation"),
+     ("exploding", {"non_finite", "exploding_gradient"}, "exploding_gradient"),
+     ("exploding_clipvalue", {"non_finite"}, "exploding_gradient"),
+     ("input_noise", {"preprocessing_mismatch", "accuracy_at_chance"}, "data"),
+     ("softmax_logits", {"probabilities_as_logits"}, "output_and_loss")],
 )
-def test_the_doctor_on_curriculum_pairs(pair, expected):
-    # the cheapest curriculum pairs (~4 s each): the broken model's symptom is named and the
-    # fixed model, noisy but learning (clipvalue's regression loss), gets no finding
+def test_the_doctor_on_curriculum_pairs(pair, expected, family):
+    # the cheapest curriculum pairs (~4 s each): the broken model's symptom is named, its
+    # primary finding is the family the pair's cause names, and the fixed model, noisy but
+    # learning (clipvalue's regression loss), gets no finding
     import examples
 
     found = next(p for p in examples.PAIRS if p.name == pair)
     broken, fixed = found.recipe("broken"), found.recipe("fixed")
-    assert expected <= symptoms(diagnose(trainspec.train(broken), broken))
+    found = diagnose(trainspec.train(broken), broken)
+    assert expected <= symptoms(found)
+    assert found.primary.family == family, str(found)  # the cause, named first
     diagnosis = diagnose(trainspec.train(fixed), fixed)
     assert diagnosis.healthy, str(diagnosis)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -32,6 +33,15 @@ def _floor() -> Run:
                                     np.full(40, floor * 1.01)]), acc=0.97)
 
 
+def _shrinking() -> Run:
+    acts = [activation(f"d{i}", i) for i in range(6)]
+    acts = [a.__class__(**{**a.__dict__, "std": series("std", np.full(N, 0.5 ** i))})
+            for i, a in enumerate(acts)]
+    return make_run(np.full(N, 1.1), acc=0.6, activations=acts)
+
+
+SGD_AT_1 = SimpleNamespace(optimizer="sgd", learning_rate=1.0)
+
 #: rule name -> a run that shows it (the healthy run, ``make_run()``, shows none of them).
 SHOWING: dict[str, Callable[[], Run]] = {
     "non_finite": lambda: make_run(np.concatenate([np.linspace(1.1, 5.0, 40), [np.nan]]),
@@ -54,22 +64,38 @@ SHOWING: dict[str, Callable[[], Run]] = {
         activation("dense", 0, kind="sigmoid", dead=0.0, saturated=0.8),
         activation("out", 1, kind="softmax", dead=0.0)]),
     "update_ratio": lambda: make_run(layers=[layer("dense", 0, update=1e-7), layer("out", 1)]),
+    "learning_rate_too_high": lambda: (make_run(np.full(N, 1.1), acc=0.6), SGD_AT_1),
+    "shrinking_activations": _shrinking,
+    "negative_crossentropy": lambda: make_run(np.linspace(0.5, -2.0, N)),
+    "no_learnable_signal": lambda: make_run(acc=0.34),
 }
 
 
-def _check(rule, run):
-    return rule.check(Context.of(run, None, Thresholds()))
+def _check(rule, run, recipe=None):
+    return rule.check(Context.of(run, recipe, Thresholds()))
+
+
+def _findings(run, recipe):
+    """Every rule's findings, ranked, as ``diagnose`` would give them (recipe may be a stub)."""
+    from trainspec.doctor.registry import rank, run_rules
+
+    return rank(run_rules(run, recipe, Thresholds()))[0]
 
 
 @pytest.mark.parametrize("rule", RULES, ids=lambda r: r.name)
 def test_rule_on_a_showing_and_a_healthy_run(rule):
-    showing = SHOWING[rule.name]()
-    found = _check(rule, showing)
-    assert found and all(f.symptom is rule.symptom for f in found)
-    assert rule.symptom in trainspec.diagnose(showing)
+    showing, recipe = _split(SHOWING[rule.name]())
+    found = [f for f in _findings(showing, recipe) if f.symptom is rule.symptom]
+    assert found, rule.name
     for f in found:
         assert f.explanation and f.fixes and f.to_json()["symptom"] == str(rule.symptom)
-    assert _check(rule, make_run()) == []
+        assert 0.0 <= f.strength <= 1.0 and f.family
+    assert _check(rule, make_run(), recipe) == []
+    assert trainspec.diagnose(make_run()).healthy
+
+
+def _split(value):
+    return value if isinstance(value, tuple) else (value, None)
 
 
 def test_the_healthy_synthetic_run_has_no_findings():
@@ -130,3 +156,38 @@ def test_every_static_check_is_documented_in_the_rule_shape():
     for check in STATIC_CHECKS:
         assert tuple(check.doc()) == SECTIONS, check.name
         assert set(check.thresholds) <= fields
+
+
+def test_the_primary_is_the_cause_and_explains_the_outcomes():
+    # a flat loss at chance with tiny first-layer updates and SGD at 1.0: the rate is the cause
+    run = make_run(np.full(N, 1.1), acc=0.34, layers=[layer("dense", 0, update=1e-5), layer("out", 1)])
+    ranked = _findings(run, SGD_AT_1)
+    assert ranked[0].symptom is Symptom.LEARNING_RATE_TOO_HIGH and ranked[0].family == "learning_rate"
+    outcome = {Symptom.LOSS_NOT_DECREASING, Symptom.ACCURACY_AT_CHANCE}
+    assert outcome <= {f.symptom for f in ranked[1:]}
+    # and no advice points the wrong way: nothing says raise the rate
+    assert not any("raise the learning rate" in fix for f in ranked for fix in f.fixes)
+
+
+def test_update_ratio_says_which_way():
+    small = make_run(layers=[layer("dense", 0, update=1e-7), layer("out", 1)])
+    finding = next(f for f in trainspec.diagnose(small).findings)
+    assert finding.evidence["direction"] == "too small" and "below" in finding.explanation
+    big = make_run(layers=[layer("dense", 0, update=20.0), layer("out", 1)])
+    finding = next(f for f in trainspec.diagnose(big).findings)
+    assert finding.evidence["direction"] == "too large" and "above" in finding.explanation
+
+
+def test_diagnosis_primary_and_json():
+    d = trainspec.diagnose(make_run(np.full(N, 1.1), acc=0.6))
+    assert d.primary is d.findings[0]
+    data = d.to_json()
+    assert data["primary"] == str(d.primary.symptom) and data["summary"]
+    assert trainspec.diagnose(make_run()).primary is None
+
+
+def test_a_falling_loss_shows_a_negative_change():
+    run = make_run(np.linspace(1.1, 1.05, N), acc=0.6)
+    finding = next(f for f in trainspec.diagnose(run).findings
+                   if f.symptom is Symptom.LOSS_NOT_DECREASING)
+    assert "(-" in finding.explanation and "(+" not in finding.explanation

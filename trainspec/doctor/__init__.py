@@ -9,7 +9,8 @@ concrete fixes pointing at the curriculum pair that shows the same problem.  Giv
 Layout: ``symptoms`` (the vocabulary and the answers), ``thresholds`` (every number compared
 against, with its source), ``evidence`` (measurements the rules share), ``rules/`` (one module
 per symptom family), ``static`` (checks of the recipe before training), ``registry`` (runs the
-rules and orders the findings), ``spec`` (:func:`doctor_spec`).  TensorFlow is imported only by
+rules and ranks the findings: ``Diagnosis.primary`` is the cause), ``repair`` (:func:`try_fixes`),
+``spec`` (:func:`doctor_spec`).  TensorFlow is imported only by
 the static checks (to build the model), never by importing this package.
 
 Example:
@@ -20,10 +21,12 @@ Example:
 from __future__ import annotations
 
 from trainspec.doctor.registry import diagnose
+from trainspec.doctor.repair import Fix, Trial, try_fixes
 from trainspec.doctor.spec import doctor_spec
 from trainspec.doctor.static import check_recipe
 from trainspec.doctor.symptoms import RISKS, STATIC, Diagnosis, Finding, Symptom
 from trainspec.doctor.thresholds import Thresholds, configure, parse_lines, project_thresholds
 
-__all__ = ["RISKS", "STATIC", "Diagnosis", "Finding", "Symptom", "Thresholds", "check_recipe",
-           "configure", "diagnose", "doctor_spec", "parse_lines", "project_thresholds"]
+__all__ = ["RISKS", "STATIC", "Diagnosis", "Finding", "Fix", "Symptom", "Thresholds", "Trial",
+           "check_recipe", "configure", "diagnose", "doctor_spec", "parse_lines",
+           "project_thresholds", "try_fixes"]

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from trainspec.constants import DEFAULT_LEARNING_RATE
 from trainspec.doctor.symptoms import Finding, Symptom
 from trainspec.doctor.thresholds import Thresholds
 from trainspec.run import Run
@@ -139,3 +140,60 @@ class Context:
     def chance_loss(self) -> float | None:
         """-log(1/C) for a cross-entropy classifier, else None."""
         return self.run.chance_loss if is_crossentropy(self.run) else None
+
+
+#: Keras 3's default learning rate of each optimizer: the centre of its usual range.
+DEFAULT_LR = DEFAULT_LEARNING_RATE
+
+
+def optimizer_and_rate(recipe: Any) -> tuple[str | None, float | None]:
+    """The recipe's optimizer name (lower case) and learning rate, where they can be read."""
+    if recipe is None:
+        return None, None
+    opt = recipe.optimizer
+    rate = recipe.learning_rate
+    if isinstance(opt, str):
+        name = opt.lower()
+    elif isinstance(opt, dict):
+        name = str(opt.get("name", "")).lower() or None
+        if rate is None and isinstance(opt.get("learning_rate"), (int, float)):
+            rate = float(opt["learning_rate"])
+    elif opt is not None:
+        name = type(opt).__name__.lower()
+        if rate is None:
+            try:
+                rate = float(opt.learning_rate)
+            except Exception:
+                rate = None
+    else:
+        name = None
+    if rate is None and name in DEFAULT_LR:
+        rate = DEFAULT_LR[name]
+    return name, rate
+
+
+def rate_above_usual(recipe: Any, factor: float = 10.0) -> float | None:
+    """How many times the recipe's learning rate exceeds ``factor`` x its optimizer's Keras
+    default (the top of the usual range), or None when it does not (or cannot be read)."""
+    name, rate = optimizer_and_rate(recipe)
+    if name not in DEFAULT_LR or rate is None:
+        return None
+    top = factor * DEFAULT_LR[name]
+    return rate / top if rate > top else None
+
+
+def may_raise_rate(ctx: Context) -> bool:
+    """Whether "raise the learning rate" agrees with the measurements: no layer's updates are
+    large, the loss does not oscillate or diverge, the rate is not above its usual range
+    (``lr_usual_factor`` x the optimizer's default)."""
+    from trainspec.doctor.symptoms import Symptom as S
+
+    if any(ctx.has(s) for s in (S.OSCILLATING_LOSS, S.DIVERGING_LOSS, S.LEARNING_RATE_TOO_HIGH,
+                                S.NON_FINITE, S.EXPLODING_GRADIENT)):
+        return False
+    if rate_above_usual(ctx.recipe, factor=ctx.thresholds.lr_usual_factor) is not None:
+        return False
+    high = ctx.thresholds.update_ratio_high
+    return not any(float(np.median(np.asarray(lt.update_ratio, dtype=np.float64)[1:] if
+                                   len(lt.update_ratio) > 1 else [0.0])) > high
+                   for lt in ctx.layers)

@@ -1,5 +1,6 @@
 """Runs the doctor: the static checks of the recipe, every rule of :data:`~trainspec.doctor.rules.RULES`
-on the run, then merges and orders what they found into a :class:`Diagnosis`.
+on the run, then merges what they found and ranks it into a :class:`Diagnosis` whose first
+finding (``Diagnosis.primary``) is the cause and whose ``consequences`` are what it explains.
 
 Two rules keep healthy runs free of findings:
 
@@ -27,17 +28,52 @@ from trainspec.doctor.symptoms import RISKS, STATIC, Diagnosis, Finding, Symptom
 from trainspec.doctor.thresholds import Thresholds, project_thresholds
 from trainspec.run import Run
 
-#: Findings are listed in this order: causes read off the recipe, then the run's mechanisms
-#: from the most fundamental, then the outcomes they lead to.
+#: Ties in the ranking are broken in this order: causes read off the recipe, then the run's
+#: mechanisms from the most fundamental, then the outcomes they lead to.
 ORDER = (
-    Symptom.PROBABILITIES_AS_LOGITS, Symptom.LOGITS_AS_PROBABILITIES, Symptom.UNSCALED_INPUTS,
-    Symptom.LINEAR_MODEL, Symptom.EXCESSIVE_DROPOUT, Symptom.NON_FINITE,
+    Symptom.PROBABILITIES_AS_LOGITS, Symptom.LOGITS_AS_PROBABILITIES, Symptom.OUTPUT_MISMATCH,
+    Symptom.SYMMETRIC_INITIALISATION, Symptom.PREPROCESSING_MISMATCH, Symptom.UNSCALED_INPUTS,
+    Symptom.LINEAR_MODEL, Symptom.EXCESSIVE_DROPOUT, Symptom.FROZEN_VARIABLES,
+    Symptom.LEARNING_RATE_TOO_HIGH, Symptom.BOTTLENECK, Symptom.NON_FINITE,
     Symptom.EXPLODING_GRADIENT, Symptom.DIVERGING_LOSS, Symptom.BAD_INITIAL_LOSS,
-    Symptom.VANISHING_GRADIENT, Symptom.UNCHANGED_WEIGHTS, Symptom.DEAD_UNITS,
+    Symptom.VANISHING_GRADIENT, Symptom.SHRINKING_ACTIVATIONS, Symptom.UNCHANGED_WEIGHTS,
+    Symptom.DEAD_UNITS, Symptom.NO_LEARNABLE_SIGNAL,
     Symptom.SATURATED_UNITS, Symptom.UPDATE_RATIO_OUT_OF_RANGE, Symptom.OSCILLATING_LOSS,
     Symptom.LOSS_NOT_DECREASING, Symptom.SLOW_CONVERGENCE, Symptom.ACCURACY_AT_CHANCE,
     Symptom.OVERFITTING,
 )
+
+
+#: How directly a symptom names a cause: 3, a fact of the recipe (a mismatch, or a risk the run
+#: shows harm from); 2, a mechanism measured in the run (gradients, units, initial scale); 1, a
+#: shape of the curve or the update size that several causes produce; 0, an outcome (the loss or
+#: accuracy), which says what went wrong and never why.  A finding's score is its tier plus its
+#: evidence strength (0-1); the best score is the primary cause.
+TIER: dict[Symptom, int] = {
+    **dict.fromkeys(STATIC, 3), Symptom.LEARNING_RATE_TOO_HIGH: 3,
+    **dict.fromkeys((Symptom.NON_FINITE, Symptom.EXPLODING_GRADIENT, Symptom.VANISHING_GRADIENT,
+                     Symptom.SHRINKING_ACTIVATIONS, Symptom.BAD_INITIAL_LOSS, Symptom.DEAD_UNITS,
+                     Symptom.UNCHANGED_WEIGHTS, Symptom.SATURATED_UNITS,
+                     Symptom.NO_LEARNABLE_SIGNAL), 2),
+    **dict.fromkeys((Symptom.UPDATE_RATIO_OUT_OF_RANGE, Symptom.DIVERGING_LOSS,
+                     Symptom.OSCILLATING_LOSS, Symptom.SLOW_CONVERGENCE, Symptom.OVERFITTING), 1),
+    Symptom.LOSS_NOT_DECREASING: 0, Symptom.ACCURACY_AT_CHANCE: 0,
+}
+
+
+def score(finding: Finding) -> float:
+    """The finding's rank as a cause: its symptom's tier plus its evidence strength."""
+    return TIER[finding.symptom] + float(finding.strength)
+
+
+def rank(findings: list[Finding]) -> tuple[list[Finding], list[Finding]]:
+    """The findings, primary cause first then by score (ties in :data:`ORDER`), and the
+    consequences the primary explains: every finding of a lower tier."""
+    ordered = sorted(findings, key=lambda f: (-score(f), ORDER.index(f.symptom)))
+    if not ordered:
+        return [], []
+    top = TIER[ordered[0].symptom]
+    return ordered, [f for f in ordered[1:] if TIER[f.symptom] < top]
 
 
 def run_rules(run: Run, recipe: Any, thresholds: Thresholds) -> list[Finding]:
@@ -74,5 +110,5 @@ def diagnose(run: Run, recipe: Any = None, *, thresholds: Thresholds | None = No
         if f.symptom in STATIC and any(g.symptom is f.symptom for g in unique):
             continue
         unique.append(f)
-    unique.sort(key=lambda f: ORDER.index(f.symptom))
-    return Diagnosis(label=run.label, findings=unique, thresholds=t)
+    ordered, consequences = rank(unique)
+    return Diagnosis(label=run.label, findings=ordered, thresholds=t, consequences=consequences)

@@ -2,7 +2,9 @@
 stack of layers with no non-linearity, dropout above 0.5, inputs far outside [-1, 1] or not floats.
 
 Each check is a small class in the rule shape (see :mod:`trainspec.doctor.rules.base`) reading a
-:class:`RecipeView` (the recipe, its freshly built model, its leaf layers, the inputs);
+:class:`~trainspec.doctor.recipe_view.RecipeView` (the recipe, its freshly built model, its leaf
+layers, the inputs); the checks of weights, labels and validation inputs are in
+:mod:`trainspec.doctor.model_checks`;
 :func:`check_recipe` builds the view once and runs them all.  Building the model imports
 TensorFlow; importing this module does not.
 
@@ -14,72 +16,27 @@ Example:
 from __future__ import annotations
 
 import inspect
-from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any
 
 import numpy as np
 
-from trainspec.doctor.rules.base import Documented
+from trainspec.doctor.model_checks import (
+    Bottleneck,
+    FrozenVariables,
+    OutputMismatch,
+    PreprocessingMismatch,
+    SymmetricInitialisation,
+)
+from trainspec.doctor.recipe_view import (
+    LINEAR_LAYERS,
+    NORMALISING,
+    TAKES_IDS,
+    WEIGHTED,
+    RecipeView,
+    StaticCheck,
+)
 from trainspec.doctor.symptoms import Finding, Symptom, finding
 from trainspec.doctor.thresholds import Thresholds, project_thresholds
-
-#: Layers that apply no non-linearity of their own.
-LINEAR_LAYERS = frozenset({
-    "InputLayer", "Dense", "EinsumDense", "Conv1D", "Conv2D", "Conv3D", "Conv1DTranspose",
-    "Conv2DTranspose", "Conv3DTranspose", "DepthwiseConv2D", "SeparableConv2D", "Flatten",
-    "Reshape", "Dropout", "GaussianNoise", "GaussianDropout", "SpatialDropout1D",
-    "SpatialDropout2D", "BatchNormalization", "AveragePooling1D", "AveragePooling2D",
-    "GlobalAveragePooling1D", "GlobalAveragePooling2D", "ZeroPadding2D", "Cropping2D", "Add",
-    "Subtract", "Concatenate", "Rescaling", "Normalization", "Permute", "RepeatVector",
-    "Identity", "Activation", "Lambda", "ActivityRegularization",
-})
-#: Layers with a weight matrix or kernel.
-WEIGHTED = frozenset({"Dense", "EinsumDense", "Conv1D", "Conv2D", "Conv3D", "DepthwiseConv2D",
-                      "SeparableConv2D", "Conv1DTranspose", "Conv2DTranspose", "Conv3DTranspose"})
-#: Layers that rescale the inputs inside the model.
-NORMALISING = frozenset({"Rescaling", "Normalization", "BatchNormalization", "LayerNormalization",
-                         "GroupNormalization", "UnitNormalization"})
-#: First layers that take integer ids, not features.
-TAKES_IDS = frozenset({"Embedding", "IntegerLookup", "StringLookup", "CategoryEncoding"})
-
-
-@dataclass
-class RecipeView:
-    """A recipe with its model built (None when it cannot be built: training will say why)."""
-
-    recipe: Any
-    model: Any
-    leaves: list[Any]
-    x: np.ndarray
-    thresholds: Thresholds
-
-    @classmethod
-    def of(cls, recipe: Any, thresholds: Thresholds) -> RecipeView:
-        try:
-            from trainspec.engine import probes
-            from trainspec.engine.prepare import build_model, seed_everything
-
-            seed_everything(recipe.seed)
-            model = build_model(recipe)
-            leaves = probes.leaf_layers(model)
-        except Exception:
-            model, leaves = None, []
-        return cls(recipe, model, leaves, np.asarray(recipe.data[0]), thresholds)
-
-    @property
-    def output_name(self) -> str | None:
-        return self.leaves[-1].name if self.leaves else None
-
-
-class StaticCheck(Documented):
-    """A check of the recipe before training; ``check`` returns its findings."""
-
-    name: ClassVar[str]
-    symptoms: ClassVar[tuple[Symptom, ...]]
-    thresholds: ClassVar[tuple[str, ...]] = ()
-
-    def check(self, view: RecipeView) -> list[Finding]:  # pragma: no cover - abstract
-        raise NotImplementedError
 
 
 def _source(fn: Any) -> str:
@@ -161,6 +118,7 @@ class OutputVsLoss(StaticCheck):
                 ["remove the output activation and keep the logits loss", f"or keep the "
                  f"{out_act} and use from_logits=False"],
                 layer=view.output_name, evidence={"output_activation": out_act, "loss": what},
+                strength=1.0,
             )]
         if expects is False and out_act == "linear" and view.recipe.train_step is None:
             return [finding(
@@ -171,6 +129,7 @@ class OutputVsLoss(StaticCheck):
                 ["use from_logits=True (e.g. keras.losses.SparseCategoricalCrossentropy("
                  "from_logits=True))", "or add activation='softmax' to the output layer"],
                 layer=view.output_name, evidence={"output_activation": out_act, "loss": what},
+                strength=1.0,
             )]
         return []
 
@@ -216,7 +175,7 @@ class LinearModel(StaticCheck):
             "between them: a product of linear maps is one linear map, so the depth adds "
             "nothing and the model can only draw linear boundaries.",
             ["add activation='relu' to the hidden layers"],
-            layer=weighted[0].name, evidence={"weighted_layers": len(weighted)},
+            layer=weighted[0].name, evidence={"weighted_layers": len(weighted)}, strength=1.0,
         )]
 
 
@@ -324,8 +283,10 @@ class UnscaledInputs(StaticCheck):
 
 
 #: The static checks in the order they report.
-STATIC_CHECKS: tuple[StaticCheck, ...] = (OutputVsLoss(), LinearModel(), ExcessiveDropout(),
-                                          UnscaledInputs())
+STATIC_CHECKS: tuple[StaticCheck, ...] = (
+    OutputVsLoss(), OutputMismatch(), LinearModel(), SymmetricInitialisation(), ExcessiveDropout(),
+    UnscaledInputs(), PreprocessingMismatch(), FrozenVariables(), Bottleneck(),
+)
 
 
 def check_recipe(recipe: Any, *, thresholds: Thresholds | None = None,

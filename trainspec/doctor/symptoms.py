@@ -49,19 +49,69 @@ class Symptom(str, Enum):
     SLOW_CONVERGENCE = "slow_convergence"
     ACCURACY_AT_CHANCE = "accuracy_at_chance"
     OVERFITTING = "overfitting"
+    # added with the ranking (issue 12)
+    LEARNING_RATE_TOO_HIGH = "learning_rate_too_high"
+    SHRINKING_ACTIVATIONS = "shrinking_activations"
+    SYMMETRIC_INITIALISATION = "symmetric_initialisation"
+    NO_LEARNABLE_SIGNAL = "no_learnable_signal"
+    OUTPUT_MISMATCH = "output_mismatch"
+    PREPROCESSING_MISMATCH = "preprocessing_mismatch"
+    FROZEN_VARIABLES = "frozen_variables"
+    BOTTLENECK = "bottleneck"
 
     def __str__(self) -> str:
         return self.value
+
+    @property
+    def family(self) -> str:
+        """The cause family this symptom belongs to (``"learning_rate"``, ``"initialisation"``...)."""
+        return FAMILY[self]
 
 
 #: Symptoms read off the recipe without training.
 STATIC = frozenset({
     Symptom.PROBABILITIES_AS_LOGITS, Symptom.LOGITS_AS_PROBABILITIES, Symptom.LINEAR_MODEL,
-    Symptom.EXCESSIVE_DROPOUT, Symptom.UNSCALED_INPUTS,
+    Symptom.EXCESSIVE_DROPOUT, Symptom.UNSCALED_INPUTS, Symptom.SYMMETRIC_INITIALISATION,
+    Symptom.OUTPUT_MISMATCH, Symptom.PREPROCESSING_MISMATCH, Symptom.FROZEN_VARIABLES,
+    Symptom.BOTTLENECK,
 })
-#: Static symptoms that are risks rather than errors (a model with 0.6 dropout, or unscaled
-#: features and Adam, can train well): with a run, reported only when the run shows harm too.
-RISKS = frozenset({Symptom.EXCESSIVE_DROPOUT, Symptom.UNSCALED_INPUTS})
+#: Static symptoms that are risks rather than errors (a model with 0.6 dropout, unscaled
+#: features and Adam, a frozen pretrained layer, a narrow layer can train well): with a run,
+#: reported only when the run shows harm too.
+RISKS = frozenset({Symptom.EXCESSIVE_DROPOUT, Symptom.UNSCALED_INPUTS, Symptom.FROZEN_VARIABLES,
+                   Symptom.BOTTLENECK})
+
+#: The cause family of each symptom: what the primary finding names.  ``outcome`` symptoms say
+#: what went wrong, never why, so they are never primary while a cause is found.
+FAMILY: dict[Symptom, str] = {
+    Symptom.LEARNING_RATE_TOO_HIGH: "learning_rate",
+    Symptom.UPDATE_RATIO_OUT_OF_RANGE: "learning_rate",
+    Symptom.OSCILLATING_LOSS: "learning_rate",
+    Symptom.DIVERGING_LOSS: "learning_rate",
+    Symptom.SLOW_CONVERGENCE: "learning_rate",
+    Symptom.EXPLODING_GRADIENT: "exploding_gradient",
+    Symptom.NON_FINITE: "exploding_gradient",
+    Symptom.VANISHING_GRADIENT: "vanishing_gradient",
+    Symptom.SATURATED_UNITS: "vanishing_gradient",
+    Symptom.DEAD_UNITS: "dead_units",
+    Symptom.BAD_INITIAL_LOSS: "initialisation",
+    Symptom.SHRINKING_ACTIVATIONS: "initialisation",
+    Symptom.SYMMETRIC_INITIALISATION: "initialisation",
+    Symptom.PROBABILITIES_AS_LOGITS: "output_and_loss",
+    Symptom.LOGITS_AS_PROBABILITIES: "output_and_loss",
+    Symptom.OUTPUT_MISMATCH: "output_and_loss",
+    Symptom.UNSCALED_INPUTS: "data",
+    Symptom.PREPROCESSING_MISMATCH: "data",
+    Symptom.NO_LEARNABLE_SIGNAL: "data",
+    Symptom.LINEAR_MODEL: "architecture",
+    Symptom.BOTTLENECK: "architecture",
+    Symptom.EXCESSIVE_DROPOUT: "regularisation",
+    Symptom.OVERFITTING: "regularisation",
+    Symptom.UNCHANGED_WEIGHTS: "frozen",
+    Symptom.FROZEN_VARIABLES: "frozen",
+    Symptom.LOSS_NOT_DECREASING: "outcome",
+    Symptom.ACCURACY_AT_CHANCE: "outcome",
+}
 
 #: The curriculum module (``examples/<name>.py``) showing each symptom, first existing one wins.
 LESSONS: dict[Symptom, tuple[str, ...]] = {
@@ -84,6 +134,9 @@ LESSONS: dict[Symptom, tuple[str, ...]] = {
     Symptom.UNSCALED_INPUTS: ("unscaled_inputs", "batchnorm"),
     Symptom.LINEAR_MODEL: ("linear", "no_activation"),
     Symptom.OVERFITTING: ("early_stopping",),
+    Symptom.LEARNING_RATE_TOO_HIGH: ("high_learning_rate",),
+    Symptom.SHRINKING_ACTIVATIONS: ("initialisation",),
+    Symptom.PREPROCESSING_MISMATCH: ("input_noise",),
 }
 
 
@@ -107,7 +160,11 @@ class Finding:
     - ``fixes``: concrete changes, most likely first;
     - ``layer`` / ``step``: where it shows (None when it is the whole run);
     - ``evidence``: the numbers that crossed the threshold, by name;
-    - ``lesson``: the curriculum module showing the same problem, if any.
+    - ``lesson``: the curriculum module showing the same problem, if any;
+    - ``strength``: how far past its threshold the evidence is, 0 (at it) to 1 (ten times or
+      more past it, on a log scale): the registry ranks causes by it;
+    - ``family``: the cause family (``symptom.family`` unless the rule knows better, e.g. units
+      dead from the first step are an ``initialisation`` problem).
     """
 
     symptom: Symptom
@@ -117,6 +174,12 @@ class Finding:
     step: int | None = None
     evidence: Mapping[str, Any] = field(default_factory=dict)
     lesson: str | None = None
+    strength: float = 0.5
+    family: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.family:
+            object.__setattr__(self, "family", self.symptom.family)
 
     @property
     def where(self) -> str:
@@ -141,6 +204,8 @@ class Finding:
             "explanation": self.explanation,
             "fixes": fixes,
             "lesson": self.lesson,
+            "family": self.family,
+            "strength": round(float(self.strength), 3),
         }
 
     def __str__(self) -> str:
@@ -156,6 +221,15 @@ class Finding:
 def finding(symptom: Symptom, explanation: str, fixes: Iterable[str], **kw: Any) -> Finding:
     """A :class:`Finding` with its curriculum lesson filled in (what every rule returns)."""
     return Finding(symptom, explanation, tuple(fixes), lesson=lesson_for(symptom), **kw)
+
+
+def past(value: float, threshold: float, *, below: bool = False) -> float:
+    """Evidence strength: how far ``value`` is past ``threshold`` on a log scale, 0 at the
+    threshold, 1 at ten times past it (``below``: the bound is an upper one for smallness)."""
+    if value <= 0 or threshold <= 0:
+        return 1.0 if (value <= 0) == below else 0.0
+    decades = math.log10(threshold / value) if below else math.log10(value / threshold)
+    return float(min(1.0, max(0.0, decades)))
 
 
 def clean(value: Any) -> Any:
@@ -190,10 +264,28 @@ class Diagnosis:
     label: str
     findings: list[Finding]
     thresholds: Thresholds
+    #: the findings the primary cause explains (set by the registry's ranking)
+    consequences: list[Finding] = field(default_factory=list)
 
     @property
     def healthy(self) -> bool:
         return not self.findings
+
+    @property
+    def primary(self) -> Finding | None:
+        """The finding ranked as the cause (the first one), or None for a healthy run."""
+        return self.findings[0] if self.findings else None
+
+    @property
+    def summary(self) -> str:
+        """One sentence: the cause and the consequences it explains."""
+        if not self.findings:
+            return f"{self.label}: no findings"
+        head = self.findings[0]
+        text = f"{head.symptom} ({head.where})"
+        if self.consequences:
+            text += ", which explains " + ", ".join(str(f.symptom) for f in self.consequences)
+        return text
 
     @property
     def symptoms(self) -> list[Symptom]:
@@ -203,10 +295,14 @@ class Diagnosis:
         return str(symptom) in {str(s) for s in self.symptoms}
 
     def to_json(self) -> dict[str, Any]:
-        return {"label": self.label, "findings": [f.to_json() for f in self.findings]}
+        return {"label": self.label, "findings": [f.to_json() for f in self.findings],
+                "primary": str(self.primary.symptom) if self.primary else None,
+                "consequences": [str(f.symptom) for f in self.consequences],
+                "summary": self.summary}
 
     def __str__(self) -> str:
         if not self.findings:
             return f"{self.label}: no findings"
         head = f"{self.label}: {len(self.findings)} finding{'s' if len(self.findings) > 1 else ''}"
+        head += f"; cause: {self.summary}"
         return head + "\n" + "\n".join(str(f) for f in self.findings)

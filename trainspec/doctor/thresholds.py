@@ -84,6 +84,18 @@ class Thresholds(BaseModel):
     # flag when the 99th percentile of |x| exceeds this.
     max_input_abs: float = Field(10.0, gt=1)
 
+    # Bengio (2012), Kingma & Ba (2015): the usual range of a learning rate tops out at this
+    # factor times the optimizer's Keras default.
+    lr_usual_factor: float = Field(10.0, gt=1)
+    # He et al., "Delving Deep into Rectifiers" (ICCV 2015) / Glorot & Bengio (AISTATS 2010): a
+    # good initialisation keeps the activations' scale through depth; flag when the last hidden
+    # layer's std at the first step is below this fraction of the first hidden layer's.
+    shrink_ratio: float = Field(0.1, gt=0, lt=1)
+    # Zinkevich, "Rules of Machine Learning" (rule 37, training-serving skew): the training and
+    # validation inputs should come from one preprocessing; flag when their overall std differs
+    # by more than this factor or their means by more than one validation std.
+    skew_factor: float = Field(3.0, gt=1)
+
     def updated(self, **changes: Any) -> Thresholds:
         """A validated copy with some thresholds changed."""
         if not changes:

@@ -20,10 +20,13 @@ from trainspec.doctor.rules.chance import AccuracyAtChance
 from trainspec.doctor.rules.diverging import DivergingLoss
 from trainspec.doctor.rules.exploding import ExplodingGrowth, ExplodingRatio
 from trainspec.doctor.rules.initial_loss import BadInitialLoss
+from trainspec.doctor.rules.initialisation import ShrinkingActivations
+from trainspec.doctor.rules.learning_rate import LearningRateTooHigh
 from trainspec.doctor.rules.logits_floor import LogitsFloor
 from trainspec.doctor.rules.non_finite import NonFinite
 from trainspec.doctor.rules.oscillating import OscillatingLoss
 from trainspec.doctor.rules.overfitting import Overfitting
+from trainspec.doctor.rules.signal import NegativeCrossEntropy, NoLearnableSignal
 from trainspec.doctor.rules.stalled import LossNotDecreasing, SlowConvergence
 from trainspec.doctor.rules.unchanged import UnchangedWeights
 from trainspec.doctor.rules.update_ratio import UpdateRatio
@@ -34,7 +37,8 @@ RULES: tuple[Rule, ...] = (
     NonFinite(), DivergingLoss(), ExplodingGrowth(), BadInitialLoss(), OscillatingLoss(),
     LossNotDecreasing(), SlowConvergence(), AccuracyAtChance(), LogitsFloor(), Overfitting(),
     VanishingGradient(), ExplodingRatio(), UnchangedWeights(), DeadUnits(), SaturatedUnits(),
-    UpdateRatio(),
+    LearningRateTooHigh(), ShrinkingActivations(), UpdateRatio(), NegativeCrossEntropy(),
+    NoLearnableSignal(),
 )
 
 __all__ = ["RULES", "Rule"]

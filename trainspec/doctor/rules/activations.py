@@ -27,7 +27,9 @@ class DeadUnits(Rule):
 
     ## Fix
     He initialisation and zero biases, a lower learning rate, LeakyReLU/ELU or
-    BatchNormalization before the ReLU.
+    BatchNormalization before the ReLU.  Units already dead at the first step (before any
+    update) are an initialisation problem (family ``initialisation``): fix the initial weights
+    or biases, not the learning rate.
     """
 
     name = "dead_units"
@@ -43,16 +45,34 @@ class DeadUnits(Rule):
                 dead.append((a.name, tail_median(values)))
         if not dead:
             return []
+        names = {d[0] for d in dead}
+        at_start = [float(np.asarray(a.dead)[0]) for a in ctx.run.activations.of_kind(
+            ActivationKind.RELU) if a.name in names and len(a.dead)]
+        from_init = bool(at_start) and min(at_start) >= t.dead_fraction
+        broke = ctx.has(Symptom.NON_FINITE) or ctx.has(Symptom.EXPLODING_GRADIENT)
+        worst = max(d[1] for d in dead)
+        if from_init:
+            text = (f"{len(dead)} ReLU layer(s) have at least {t.dead_fraction:.0%} of their "
+                    f"units never active from the very first step (worst {worst:.0%} in "
+                    f"{dead[0][0]!r}): the initial weights or biases put every input on the "
+                    "negative side, so no gradient ever reaches them.")
+            fixes = ["initialise weights symmetrically around zero (He/Glorot) with zero biases",
+                     "use LeakyReLU/ELU, or BatchNormalization before the ReLU"]
+        else:
+            text = (f"{len(dead)} ReLU layer(s) have at least {t.dead_fraction:.0%} of their "
+                    f"units never active on a batch (worst {worst:.0%} in {dead[0][0]!r}): a "
+                    "unit whose input is always negative has zero gradient and never recovers.")
+            fixes = ["use LeakyReLU/ELU, or BatchNormalization before the ReLU",
+                     "lower the learning rate", "use He initialisation and zero biases"]
         return [finding(
-            Symptom.DEAD_UNITS,
-            f"{len(dead)} ReLU layer(s) have at least {t.dead_fraction:.0%} of their units "
-            f"never active on a batch (worst {max(d[1] for d in dead):.0%} in {dead[0][0]!r}): a "
-            "unit whose input is always negative has zero gradient and never recovers.",
-            ["use He initialisation and zero biases", "lower the learning rate", "use "
-             "LeakyReLU/ELU, or BatchNormalization before the ReLU"],
-            layer=dead[0][0], evidence={"layers": [d[0] for d in dead],
-                                        "dead_fraction": [d[1] for d in dead],
-                                        "threshold": t.dead_fraction},
+            Symptom.DEAD_UNITS, text, fixes,
+            layer=dead[0][0], step=0 if from_init else None,
+            evidence={"layers": [d[0] for d in dead], "dead_fraction": [d[1] for d in dead],
+                      "threshold": t.dead_fraction},
+            # after a NaN or an explosion the activations say nothing about the cause
+            strength=(0.2 if broke else 1.0) * min(
+                1.0, (worst - t.dead_fraction) / max(1e-9, 1 - t.dead_fraction)),
+            family="initialisation" if from_init else "dead_units",
         )]
 
 
@@ -102,4 +122,5 @@ class SaturatedUnits(Rule):
              "add BatchNormalization before the activation"],
             layer=sat[0][0], evidence={"layers": [s[0] for s in sat],
                                        "saturated_fraction": [s[1] for s in sat]},
+            strength=min(1.0, max(s[1] for s in sat)),
         )]

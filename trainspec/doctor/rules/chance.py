@@ -53,7 +53,7 @@ class AccuracyAtChance(Rule):
                     ["check the labels are aligned with the inputs", "look at the gradient "
                      "findings: the signal may not reach the weights", "lower a huge "
                      "regularisation penalty"],
-                    evidence={"accuracy": final, "chance": chance},
+                    evidence={"accuracy": final, "chance": chance}, strength=0.0,
                 )]
         val_acc = next((float(v) for k, v in run.val.items() if k.startswith("val_") and "acc" in k
                         and v is not None and np.isfinite(v)), None)
@@ -67,7 +67,7 @@ class AccuracyAtChance(Rule):
                 ["check the training inputs look like the validation inputs (noise, scaling, "
                  "augmentation)", "check the labels are aligned with the inputs", "regularise "
                  "or use more data if the training accuracy is high"],
-                evidence={"val_accuracy": val_acc, "chance": chance},
+                evidence={"val_accuracy": val_acc, "chance": chance}, strength=0.0,
             )]
         chance_loss = ctx.chance_loss
         if (acc is None or len(acc[1]) < w) and chance_loss and (
@@ -78,6 +78,6 @@ class AccuracyAtChance(Rule):
                 f"The loss ends at {curve.end:.3g}, the cross-entropy of a uniform guess "
                 f"(log C = {chance_loss:.3g}): the model predicts no better than chance.",
                 ["check the labels", "look at the gradient findings"],
-                evidence={"loss_end": curve.end, "chance_loss": chance_loss},
+                evidence={"loss_end": curve.end, "chance_loss": chance_loss}, strength=0.0,
             )]
         return []

@@ -7,7 +7,7 @@ import numpy as np
 
 from trainspec.doctor.evidence import Context
 from trainspec.doctor.rules.base import Rule
-from trainspec.doctor.symptoms import Finding, Symptom, finding
+from trainspec.doctor.symptoms import Finding, Symptom, finding, past
 
 
 class ExplodingGrowth(Rule):
@@ -59,6 +59,7 @@ class ExplodingGrowth(Rule):
                     layer=lt.name, step=int(rolled.argmax()),
                     evidence={"grad_norm_start": base, "grad_norm_peak": peak,
                               "growth": peak / base, "threshold": t.exploding_ratio},
+                    strength=0.5 + 0.5 * past(peak / base, t.exploding_ratio),
                 )]
         nf = ctx.run.nonfinite
         if nf is not None and nf.tensor.startswith("gradient"):
@@ -66,7 +67,7 @@ class ExplodingGrowth(Rule):
                 Symptom.EXPLODING_GRADIENT,
                 f"The {nf.tensor} became non-finite at step {nf.step}.",
                 ["lower the learning rate", "clip gradients (clipnorm=1.0)"],
-                step=nf.step, evidence={"tensor": nf.tensor},
+                step=nf.step, evidence={"tensor": nf.tensor}, strength=1.0,
             )]
         return []
 
@@ -111,4 +112,5 @@ class ExplodingRatio(Rule):
              "clip gradients (clipnorm=1.0)", "add BatchNormalization"],
             layer=firstl.name, evidence={"grad_norm_first": g_first, "grad_norm_last": g_last,
                                          "ratio": g_first / g_last},
+            strength=0.5 + 0.5 * past(g_first / g_last, ctx.thresholds.exploding_ratio),
         )]

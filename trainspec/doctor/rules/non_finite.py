@@ -40,5 +40,5 @@ class NonFinite(Rule):
             "takes log(0), or inputs with huge values.",
             ["lower the learning rate 10x", "clip gradients: optimizer={'name': ..., "
              "'clipnorm': 1.0}", "scale the inputs to about [-1, 1]"],
-            step=nf.step, evidence={"step": nf.step, "tensor": nf.tensor},
+            step=nf.step, evidence={"step": nf.step, "tensor": nf.tensor}, strength=0.9,
         )]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from trainspec.doctor.evidence import Context
+from trainspec.doctor.evidence import Context, may_raise_rate
 from trainspec.doctor.rules.base import Rule
 from trainspec.doctor.symptoms import Finding, Symptom, finding
 
@@ -50,13 +50,14 @@ class LossNotDecreasing(Rule):
         return [finding(
             Symptom.LOSS_NOT_DECREASING,
             f"The loss went from {curve.start:.3g} to {curve.end:.3g} "
-            f"({curve.decrease:+.1%}) in {len(curve.loss)} steps: the model is not "
+            f"({-curve.decrease:+.1%}) in {len(curve.loss)} steps: the model is not "
             "learning. Look at the gradient and update findings for the mechanism.",
             ["check that gradients reach every layer (activations, initialisation)",
-             "raise the learning rate if the updates are tiny", "check the labels "
-             "match the inputs"],
+             *(["raise the learning rate if the updates are tiny"] if may_raise_rate(ctx) else []),
+             "check the labels match the inputs"],
             evidence={"loss_start": curve.start, "loss_end": curve.end,
                       "relative_decrease": curve.decrease, "threshold": t.min_decrease},
+            strength=0.0,
         )]
 
 
@@ -101,8 +102,8 @@ class SlowConvergence(Rule):
             Symptom.SLOW_CONVERGENCE,
             f"The loss fell only {curve.decrease:.1%} in {n} steps and is still "
             "falling at a steady pace: training works but each step does too little.",
-            ["raise the learning rate (try 10x)", "use Adam", "normalise the inputs "
-             "or add BatchNormalization"],
+            [*(["raise the learning rate (try 10x)"] if may_raise_rate(ctx) else []),
+             "use Adam", "normalise the inputs or add BatchNormalization"],
             evidence={"relative_decrease": curve.decrease, "first_half_drop":
                       first_half, "second_half_drop": second_half,
                       "threshold": t.slow_decrease},

@@ -50,5 +50,5 @@ class UnchangedWeights(Rule):
             "initial weights with a symmetric network, or ReLUs that are never active).",
             ["initialise weights randomly (Glorot/He), never all zeros", "remove "
              "stop_gradient / check every layer is connected to the loss"],
-            layer=names[0], evidence={"layers": names, "max_update_ratio": 0.0},
+            layer=names[0], evidence={"layers": names, "max_update_ratio": 0.0}, strength=0.5,
         )]
