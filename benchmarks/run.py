@@ -8,7 +8,11 @@
 4. ``pytest specs/ -n 2`` vs ``-n 0``, and a synthetic suite with 10x the specs (same runs) or
    10x the runs;
 5. peak RSS of ``pytest specs/`` vs a process that only imports, and the size of recorded series
-   at 2x the steps or 2x the layers.
+   at 2x the steps or 2x the layers;
+6. trajectory baselines: recording a seed envelope (5 seeds) and checking a run, vs one plain
+   run.
+7. ``trainspec.train`` (every probe) vs the same training as a bare compiled loop, 400 steps,
+   tracing included.
 
 ``--quick`` (a smoke test, about two minutes) uses fewer steps and repeats and runs figures 3-5
 on a small synthetic suite instead of ``specs/``.  Results go to ``benchmarks/results.json``
@@ -35,7 +39,7 @@ if str(ROOT) not in sys.path:
 
 from rich.console import Console  # noqa: E402
 
-from benchmarks import report, suites, workloads  # noqa: E402
+from benchmarks import regression, report, suites, workloads  # noqa: E402
 from benchmarks.report import Row, megabytes, per_step, seconds  # noqa: E402
 
 console = Console(stderr=False)
@@ -57,6 +61,8 @@ class Plan:
         self.suite_runs, self.suite_specs = 3, 4
         self.ten_x_runs = not quick
         self.series_steps, self.series_depth = (50, 2) if quick else (200, 2)
+        self.bare_steps = 400
+        self.bare_tries = 2 if quick else 3
 
 
 # -- figures -----------------------------------------------------------------------------------
@@ -69,7 +75,8 @@ def figure1(plan: Plan, details: dict[str, Any]) -> list[Row]:
         o = workloads.probe_overhead(workload, plan.overhead_steps, plan.overhead_repeats,
                                      plan.overhead_tries)
         details.setdefault("probe_overhead", []).append(dict(asdict(o), steady_ratio=o.steady_ratio,
-                                                             e2e_ratio=o.e2e_ratio))
+                                                             e2e_ratio=o.e2e_ratio,
+                                                             trace_ratio=o.trace_ratio))
         rows.append(Row(
             id=f"probe_overhead_steady[{o.workload}]", figure=1,
             what=f"probes on vs off, steady state ({o.workload})",
@@ -80,12 +87,37 @@ def figure1(plan: Plan, details: dict[str, Any]) -> list[Row]:
                  "after tracing",
         ))
         rows.append(Row(
+            id=f"probe_overhead_trace[{o.workload}]", figure=1,
+            what=f"tracing with probes vs without ({o.workload})",
+            measured=seconds(o.probed_trace), baseline=seconds(o.baseline_trace),
+            ratio=o.trace_ratio, target=1.5,
+            note="get_concrete_function of the engine's loop vs the same loop recording only the "
+                 "loss, same prepared recipe",
+        ))
+        rows.append(Row(
             id=f"probe_overhead_e2e[{o.workload}]", figure=1,
             what=f"probes on vs off, end to end ({o.workload})",
             measured=seconds(o.probed_e2e), baseline=seconds(o.baseline_e2e),
             ratio=o.e2e_ratio,
             note=f"{o.steps} steps: optimizer build, tracing (first call {seconds(o.probed_first_call)}"
                  f" vs {seconds(o.baseline_first_call)}), every step, fetch; model build excluded",
+        ))
+    return rows
+
+
+def figure7(plan: Plan, details: dict[str, Any]) -> list[Row]:
+    """trainspec.train vs a bare compiled loop, tracing included"""
+    rows = []
+    for workload in plan.overhead_workloads:
+        v = workloads.versus_bare(workload, plan.bare_steps, plan.bare_tries)
+        details.setdefault("versus_bare", []).append(dict(asdict(v), ratio=v.ratio))
+        rows.append(Row(
+            id=f"train_vs_bare[{v.workload}]", figure=7,
+            what=f"train (all probes) vs a bare loop, tracing included ({v.workload})",
+            measured=seconds(v.train), baseline=seconds(v.bare), ratio=v.ratio, target=1.3,
+            note=f"{v.layers} weighted layers, {v.steps} steps of 32; bare: one tf.function, "
+                 f"tf.while_loop, only the loss recorded, op determinism on, model build "
+                 f"included (its tracing {seconds(v.bare_trace)}); best of {plan.bare_tries}",
         ))
     return rows
 
@@ -256,12 +288,32 @@ def figure5_series(plan: Plan, details: dict[str, Any]) -> list[Row]:
     ]
 
 
+def figure6_baselines(plan: Plan, details: dict[str, Any]) -> list[Row]:
+    """trajectory baselines: recording K seeds and checking, vs one plain run"""
+    cost = regression.baseline_cost(plan.suite_steps, seeds=5, repeats=1 if plan.quick else 3)
+    details["baselines"] = dict(asdict(cost), record_ratio=cost.record_ratio,
+                                check_ratio=cost.check_ratio)
+    note = (f"{cost.workload}, {cost.steps} steps, in one process from an empty memo and no "
+            "traced graphs; median of the repeats")
+    return [
+        Row(id="baseline_record", figure=6, what=f"record a seed-envelope baseline ({cost.seeds} "
+            "seeds)", measured=seconds(cost.record), baseline=seconds(cost.plain),
+            ratio=cost.record_ratio, target=float(cost.seeds),
+            note=note + "; the seeds share one traced loop"),
+        Row(id="baseline_check", figure=6, what="check a run against its baseline",
+            measured=seconds(cost.check), baseline=seconds(cost.plain), ratio=cost.check_ratio,
+            target=1.1, note=note + "; the run itself plus reading and comparing the file"),
+    ]
+
+
 FIGURES: dict[int, list[Callable[[Plan, dict[str, Any]], list[Row]]]] = {
     1: [figure1],
     2: [figure2],
     3: [figure345],
     4: [figure345],
     5: [figure345, figure5_series],
+    6: [figure6_baselines],
+    7: [figure7],
 }
 
 
@@ -277,7 +329,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true",
                         help="a smoke test: fewer steps and repeats, a synthetic suite instead of specs/")
-    parser.add_argument("--only", default="1,2,3,4,5", metavar="FIGURES",
+    parser.add_argument("--only", default="1,2,3,4,5,6,7", metavar="FIGURES",
                         help="comma-separated figure numbers to run (default: all)")
     parser.add_argument("--json", type=Path, default=ROOT / "benchmarks" / "results.json",
                         metavar="PATH", help="where to write the results (default: %(default)s)")
@@ -288,9 +340,9 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     try:
         args.figures = sorted({int(f) for f in args.only.split(",") if f.strip()})
     except ValueError:
-        parser.error(f"--only takes figure numbers 1-5, got {args.only!r}")
+        parser.error(f"--only takes figure numbers 1-6, got {args.only!r}")
     if not set(args.figures) <= set(FIGURES):
-        parser.error(f"--only takes figure numbers 1-5, got {args.only!r}")
+        parser.error(f"--only takes figure numbers 1-6, got {args.only!r}")
     return args
 
 

@@ -107,10 +107,9 @@ def baseline_loop(p: Any) -> Callable[..., dict[str, Any]]:
             tf.TensorSpec([None, *x.shape[1:]], tf.float32),
             tf.TensorSpec([None, *y.shape[1:]], tf.as_dtype(y.dtype)),
             tf.TensorSpec([None, None], tf.int32),
-            tf.TensorSpec([None], tf.bool),  # the engine's histogram flags, unused here
         ],
     )
-    def loop(x: Any, y: Any, idx: Any, hist_flags: Any) -> dict[str, Any]:
+    def loop(x: Any, y: Any, idx: Any) -> dict[str, Any]:
         loss_ta = tf.TensorArray(tf.float32, size=0, dynamic_size=True, element_shape=[])
         n = tf.shape(idx)[0]
         _, loss_ta = tf.while_loop(
@@ -135,12 +134,11 @@ def baseline_execute(p: Any) -> np.ndarray:
     loop = baseline_loop(p)
     x, y = (tf.constant(a) for a in p.train)
     idx = batch_indices(len(p.train[0]), recipe.steps, recipe.batch_size, recipe.seed)
-    flags = np.zeros(recipe.steps, dtype=bool)
     chunk = min(recipe.steps, DEFAULT_CHUNK_STEPS)
     losses = []
     for start in range(0, recipe.steps, chunk):
         end = min(start + chunk, recipe.steps)
-        out = loop(x, y, tf.constant(idx[start:end]), tf.constant(flags[start:end]))
+        out = loop(x, y, tf.constant(idx[start:end]))
         losses.append(out["loss"].numpy())
     return np.concatenate(losses)
 
@@ -161,6 +159,8 @@ class Overhead:
     baseline_e2e: float
     probed_first_call: float  # trace + first chunk
     baseline_first_call: float
+    probed_trace: float = 0.0  # tracing alone (get_concrete_function)
+    baseline_trace: float = 0.0
 
     @property
     def steady_ratio(self) -> float:
@@ -170,6 +170,10 @@ class Overhead:
     def e2e_ratio(self) -> float:
         return self.probed_e2e / self.baseline_e2e
 
+    @property
+    def trace_ratio(self) -> float:
+        return self.probed_trace / self.baseline_trace
+
 
 def _timed(fn: Callable[[], Any]) -> tuple[float, Any]:
     start = time.perf_counter()
@@ -178,7 +182,7 @@ def _timed(fn: Callable[[], Any]) -> tuple[float, Any]:
 
 
 def _fetch(out: dict[str, Any]) -> dict[str, np.ndarray]:
-    return {k: v.numpy() for k, v in out.items()}
+    return {k: v.numpy() for k, v in out.items() if k != "grads"}
 
 
 def probe_overhead(workload: Workload, steps: int, repeats: int, tries: int = 2) -> Overhead:
@@ -201,8 +205,8 @@ def probe_overhead(workload: Workload, steps: int, repeats: int, tries: int = 2)
     recipe = workload.recipe(steps)
     loops: dict[str, Callable[..., Any]] = {}
     first_call: dict[str, float] = {}
+    trace: dict[str, float] = {}
     idx = batch_indices(DIGITS_N, steps * (repeats + 1), 32, 1)
-    flags = tf.constant(np.zeros(steps, dtype=bool))
     x = y = None
     n_layers = 0
     for kind in ("probed", "baseline"):
@@ -212,14 +216,15 @@ def probe_overhead(workload: Workload, steps: int, repeats: int, tries: int = 2)
         loops[kind] = build_loop(p) if kind == "probed" else baseline_loop(p)
         x, y = (tf.constant(a) for a in p.train)
         first = tf.constant(idx[:steps])
+        trace[kind], _ = _timed(lambda k=kind, x=x, y=y, c=first: loops[k].get_concrete_function(x, y, c))
         first_call[kind], _ = _timed(
-            lambda k=kind, x=x, y=y, c=first: _fetch(loops[k](x, y, c, flags))
+            lambda k=kind, x=x, y=y, c=first: _fetch(loops[k](x, y, c))
         )
     per_step: dict[str, list[float]] = {"probed": [], "baseline": []}
     for r in range(repeats):
         chunk = tf.constant(idx[(r + 1) * steps : (r + 2) * steps])
         for kind in ("probed", "baseline"):
-            seconds, out = _timed(lambda k=kind, c=chunk: _fetch(loops[k](x, y, c, flags)))
+            seconds, out = _timed(lambda k=kind, c=chunk: _fetch(loops[k](x, y, c)))
             if len(out["loss"]) != steps:
                 raise RuntimeError(f"{workload.name}: the {kind} loop stopped early (non-finite)")
             per_step[kind].append(seconds / steps)
@@ -241,6 +246,8 @@ def probe_overhead(workload: Workload, steps: int, repeats: int, tries: int = 2)
         baseline_e2e=e2e["baseline"],
         probed_first_call=first_call["probed"],
         baseline_first_call=first_call["baseline"],
+        probed_trace=trace["probed"],
+        baseline_trace=trace["baseline"],
     )
 
 
@@ -285,3 +292,89 @@ def series_size(steps: int, depth: int) -> SeriesSize:
 def series_scaling(steps: int, depth: int) -> list[SeriesSize]:
     """Sizes at (steps, depth), (2 steps, depth) and (steps, 2 depth)."""
     return [series_size(steps, depth), series_size(2 * steps, depth), series_size(steps, 2 * depth)]
+
+
+# -- figure 6: trainspec.train against a bare compiled loop ------------------------------------
+
+
+def bare_train(workload: Workload, steps: int, seed: int = 0) -> tuple[float, float, np.ndarray]:
+    """The same training written plainly, the floor the engine is measured against: seed and op
+    determinism, build the model and SGD, then every step in one call of one ``tf.function``
+    looping with ``tf.while_loop`` and recording only the loss.  Returns (seconds in all, of
+    which tracing, the losses)."""
+    import keras
+    import tensorflow as tf
+
+    started = time.perf_counter()
+    keras.utils.set_random_seed(seed)
+    tf.config.experimental.enable_op_determinism()
+    model = mlp_builder(workload.name, workload.depth, workload.units)()
+    optimizer = keras.optimizers.SGD(learning_rate=workload.learning_rate)
+    optimizer.build(model.trainable_variables)
+    loss_fn = keras.losses.get("sparse_categorical_crossentropy")
+    x_np, y_np = digits()
+    rng = np.random.default_rng(seed)
+    order = np.concatenate([rng.permutation(len(x_np)) for _ in range(-(-steps * 32 // len(x_np)))])
+    variables = model.trainable_variables
+
+    def body(x: Any, y: Any, idx: Any, i: Any, losses: Any) -> tuple:
+        xb, yb = tf.gather(x, idx[i]), tf.gather(y, idx[i])
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_mean(loss_fn(yb, model(xb, training=True)))
+        optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables, strict=True))
+        return i + 1, losses.write(i, loss)
+
+    @tf.function(autograph=False, jit_compile=False)
+    def loop(x: Any, y: Any, idx: Any) -> Any:
+        losses = tf.TensorArray(tf.float32, size=tf.shape(idx)[0])
+        _, losses = tf.while_loop(lambda i, _: i < tf.shape(idx)[0],
+                                  lambda i, t: body(x, y, idx, i, t), (tf.constant(0), losses))
+        return losses.stack()
+
+    x, y = tf.constant(x_np), tf.constant(y_np)
+    idx = tf.constant(order[: steps * 32].reshape(steps, 32).astype(np.int32))
+    traced = time.perf_counter()
+    concrete = loop.get_concrete_function(x, y, idx)
+    trace = time.perf_counter() - traced
+    losses = concrete(x, y, idx).numpy()
+    return time.perf_counter() - started, trace, losses
+
+
+@dataclass
+class VersusBare:
+    """``trainspec.train`` (every probe) against :func:`bare_train`, seconds, best of tries."""
+
+    workload: str
+    layers: int
+    steps: int
+    train: float  # trainspec.train(recipe): prepare, trace, every step, assemble (no memo, cache)
+    bare: float
+    bare_trace: float
+
+    @property
+    def ratio(self) -> float:
+        return self.train / self.bare
+
+
+def versus_bare(workload: Workload, steps: int, tries: int) -> VersusBare:
+    """Time ``trainspec.train`` on a fresh recipe (memo and kept graphs cleared, so it traces)
+    against :func:`bare_train` on the same model, data and steps, alternating, best of
+    ``tries`` each."""
+    import tensorflow as tf
+
+    import trainspec
+    from trainspec import engine
+
+    tf.get_logger().setLevel("ERROR")
+    best = {"train": float("inf"), "bare": float("inf"), "trace": float("inf")}
+    layers = 0
+    for _ in range(tries):
+        engine.clear_memo()
+        engine.clear_graphs()
+        seconds, run = _timed(lambda: trainspec.train(workload.recipe(steps)))
+        layers = len(run.layers)
+        best["train"] = min(best["train"], seconds)
+        total, trace, _ = bare_train(workload, steps)
+        best["bare"] = min(best["bare"], total)
+        best["trace"] = min(best["trace"], trace)
+    return VersusBare(workload.name, layers, steps, best["train"], best["bare"], best["trace"])

@@ -31,6 +31,8 @@ def dense_net(
     output: str | None = "softmax",
     activation_layer: str | None = None,
     batchnorm: bool = False,
+    regularizer: tuple[str, float] | None = None,
+    dropout: float = 0.0,
 ) -> Callable[[], Any]:
     """A builder for a Flatten -> ``depth`` Dense layers -> ``classes`` outputs classifier.
 
@@ -38,6 +40,8 @@ def dense_net(
     (so no Keras object is made at import time).  ``activation_layer`` ("leaky_relu", "prelu",
     "elu") puts the non-linearity in its own layer; ``batchnorm`` adds BatchNormalization
     before the first Dense layer and after every hidden one, as the course does.
+    ``regularizer`` (``("l2", 1e-3)`` or ``("l1", 1e-4)``) penalises every hidden layer's
+    kernel; ``dropout`` adds a Dropout layer of that rate after every hidden layer.
     """
     widths = units if isinstance(units, list) else [units] * depth
 
@@ -51,10 +55,15 @@ def dense_net(
             layers.append(keras.layers.Flatten())
         if batchnorm:
             layers.append(keras.layers.BatchNormalization())
+        penalty = None
+        if regularizer is not None:
+            kind, factor = regularizer
+            penalty = {"l1": keras.regularizers.L1, "l2": keras.regularizers.L2}[kind](factor)
         for width in widths:
             separate = activation_layer is not None
             layers.append(keras.layers.Dense(width, activation=None if separate else activation,
-                                             kernel_initializer=init, bias_initializer=bias))
+                                             kernel_initializer=init, bias_initializer=bias,
+                                             kernel_regularizer=penalty))
             if activation_layer == "leaky_relu":
                 layers.append(keras.layers.LeakyReLU(negative_slope=0.2))
             elif activation_layer == "prelu":
@@ -63,6 +72,8 @@ def dense_net(
                 layers.append(keras.layers.ELU())
             if batchnorm:
                 layers.append(keras.layers.BatchNormalization())
+            if dropout:
+                layers.append(keras.layers.Dropout(dropout))
         layers.append(keras.layers.Dense(classes, activation=output))
         return keras.Sequential(layers, name=name)
 

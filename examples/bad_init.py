@@ -1,4 +1,4 @@
-"""Fail3 (seeds/000): weights initialised uniformly in [-0.01, 0.0] under ReLU.
+"""Fail3 (the course's Fail exercise): weights initialised uniformly in [-0.01, 0.0] under ReLU.
 
 The pixels are >= 0 and every weight is <= 0, so every first-layer pre-activation is <= 0: every
 ReLU outputs 0 and passes no gradient back; the hidden layers never learn.  Fix: uniform in
@@ -35,5 +35,5 @@ pair = trainspec.Pair(
     cause="weights uniform in [-0.01, 0.0] on non-negative pixels: every ReLU starts (and stays) "
     "dead, no gradient reaches the hidden layers",
     fix="weights uniform in [-0.01, +0.01]",
-    lesson="seeds/000 Fail3",
+    lesson="the course's Fail exercise, Fail3", alias="Fail3",
 )

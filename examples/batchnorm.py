@@ -1,4 +1,5 @@
-"""Batch normalisation, before and after (seeds/002, seeds/004).
+"""Batch normalisation, before and after (the course's notebook on problems of neural
+networks and its MLflow notebook).
 
 The broken model is fed raw pixel values in [0, 255], as images come off the disk: the first
 layer's pre-activations are hundreds of times too large, the ELU layers pass them on, and SGD's
@@ -28,5 +29,5 @@ pair = trainspec.Pair(
     cause="raw [0, 255] pixels into ELU layers: pre-activations hundreds of times too large, "
     "the loss explodes",
     fix="BatchNormalization after Flatten and after every hidden layer",
-    lesson="seeds/002, seeds/004 batch normalisation",
+    lesson="the course's notebook and MLflow notebook: batch normalisation",
 )

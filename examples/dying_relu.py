@@ -1,4 +1,5 @@
-"""Dying ReLUs at a high learning rate (seeds/002), with LeakyReLU, PReLU and ELU as fixes.
+"""Dying ReLUs at a high learning rate (the course's notebook on problems of neural
+networks), with LeakyReLU, PReLU and ELU as fixes.
 
 A large step pushes a ReLU unit's weights so that its input is negative for every image: it
 outputs 0, its gradient is 0, and it never recovers ("half of your network's neurons are dead,
@@ -28,11 +29,12 @@ elu = broken.replace(model=dense_net("elu_3x128", **_NET, activation_layer="elu"
 
 _CAUSE = ("Adam at learning rate 0.02 on ReLU layers: big steps push units to negative inputs "
           "for every image, where ReLU has no gradient, and they never come back")
+_LESSON = "the course's notebook on problems of neural networks: dying ReLUs"
 pair = trainspec.Pair("dying_relu", broken=broken, fixed=fixed, cause=_CAUSE,
-                      fix="LeakyReLU (slope 0.2 for negative inputs)", lesson="seeds/002 dying ReLUs")
+                      fix="LeakyReLU (slope 0.2 for negative inputs)", lesson=_LESSON)
 prelu_pair = trainspec.Pair("dying_relu_prelu", broken=broken, fixed=prelu, cause=_CAUSE,
-                            fix="PReLU (the negative slope is learned)", lesson="seeds/002 dying ReLUs")
+                            fix="PReLU (the negative slope is learned)", lesson=_LESSON)
 elu_pair = trainspec.Pair("dying_relu_elu", broken=broken, fixed=elu, cause=_CAUSE,
                           fix="ELU (smooth, non-zero gradient for negative inputs)",
-                          lesson="seeds/002 dying ReLUs")
+                          lesson=_LESSON)
 pairs = [pair, prelu_pair, elu_pair]

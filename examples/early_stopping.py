@@ -1,4 +1,4 @@
-"""Early stopping and checkpointing as recipe callbacks (seeds/001, seeds/004).
+"""Early stopping and checkpointing as recipe callbacks (the course's training notes and its MLflow notebook).
 
 A wide network trained far too long on 256 images memorises them: the training loss goes on
 falling while the validation loss climbs, and the model you are left with is the overfitted
@@ -73,5 +73,5 @@ pair = trainspec.Pair(
     cause="300 steps on 256 images with no early stopping: the model overfits, validation loss "
     "climbs and the final weights are the overfitted ones",
     fix="EarlyStopping(patience=3, restore_best_weights=True) + ModelCheckpoint(save_best_only)",
-    lesson="seeds/001, seeds/004 early stopping and checkpointing",
+    lesson="the course's training notes and MLflow notebook: early stopping and checkpointing",
 )

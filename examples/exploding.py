@@ -1,4 +1,5 @@
-"""Exploding gradients, and gradient clipping as the fix (seeds/001, seeds/002).
+"""Exploding gradients, and gradient clipping as the fix (the course's training notes and
+its notebook on problems of neural networks).
 
 A regression whose targets are in the hundreds, trained with plain SGD: the first gradients are
 huge, an update moves the weights by more than their own size ("insanely large weight updates"),
@@ -47,7 +48,7 @@ pair = trainspec.Pair(
     cause="targets in the hundreds and plain SGD: the gradients, and the updates, grow at every "
     "step until the run overflows",
     fix="gradient clipping: optimizer={'name': 'sgd', 'clipnorm': 1.0}",
-    lesson="seeds/001, seeds/002 exploding gradients, gradient clipping",
+    lesson="the course's training notes and notebook: exploding gradients, gradient clipping",
 )
 clipvalue_pair = trainspec.Pair(
     "exploding_clipvalue", broken=broken, fixed=clipvalue, cause=pair.cause,

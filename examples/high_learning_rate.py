@@ -1,4 +1,4 @@
-"""Fail1 (seeds/000): a deep, narrow network trained with a learning rate far too high.
+"""Fail1 (the course's Fail exercise): a deep, narrow network trained with a learning rate far too high.
 
 Ten hidden layers of 100 ReLU units and SGD at learning rate 1.0: the updates overshoot, the
 loss jumps and the network ends no better than its first step (or diverges to NaN).  Fix, as the
@@ -24,5 +24,5 @@ pair = trainspec.Pair(
     cause="learning rate 1.0 on a 10-layer, 100-unit network: every step overshoots, the loss "
     "does not fall (or diverges)",
     fix="learning rate 0.05, 256-unit layers, 3 hidden layers",
-    lesson="seeds/000 Fail1",
+    lesson="the course's Fail exercise, Fail1", alias="Fail1",
 )

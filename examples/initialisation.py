@@ -1,5 +1,5 @@
 """Initialisation matched to the activation: Glorot for sigmoid/tanh, He for ReLU, LeCun for
-SELU (seeds/001, seeds/002).
+SELU (the course's training notes and its notebook on problems of neural networks).
 
 Glorot keeps the variance of a layer's output equal to its input's for activations symmetric
 around 0; ReLU zeroes half of its inputs, so under Glorot each ReLU layer halves the signal's
@@ -28,5 +28,5 @@ pair = trainspec.Pair(
     cause="glorot_normal under ReLU in 12 layers: each layer halves the signal's variance, the "
     "activations and gradients shrink through depth",
     fix="he_normal (variance 2 / fan_in) for ReLU layers",
-    lesson="seeds/001, seeds/002 Glorot/He/LeCun initialisation",
+    lesson="the course's training notes and notebook: Glorot/He/LeCun initialisation",
 )

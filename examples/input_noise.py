@@ -1,4 +1,4 @@
-"""Fail4 (seeds/000): so much noise added to the training images that the digit is gone.
+"""Fail4 (the course's Fail exercise): so much noise added to the training images that the digit is gone.
 
 Pixel noise of standard deviation 8 (pixels lie in [0, 1]), clipped back to [0, 1]: every pixel
 is a coin flip and nothing is left to learn; the model stays at chance.  Fix: no added noise.
@@ -22,5 +22,5 @@ pair = trainspec.Pair(
     "input_noise", broken=broken, fixed=fixed,
     cause="noise of std 8 on [0, 1] pixels: the image no longer exists, accuracy stays at chance",
     fix="train on the images without the added noise",
-    lesson="seeds/000 Fail4",
+    lesson="the course's Fail exercise, Fail4", alias="Fail4",
 )

@@ -1,5 +1,5 @@
 """SELU with LeCun initialisation keeps a deep network's activations near mean 0 / std 1;
-ReLU does not (seeds/002).
+ReLU does not (the course's notebook on problems of neural networks).
 
 SELU's scale and slope are chosen so that, with ``lecun_normal`` weights and standardised
 inputs, every layer maps mean 0 / variance 1 to mean 0 / variance 1: the network normalises
@@ -43,5 +43,5 @@ pair = trainspec.Pair(
     cause=f"{DEPTH} ReLU layers: activations are never negative, their mean and scale drift "
     "away from 0 / 1 through depth",
     fix="SELU activations with lecun_normal weights on standardised inputs (self-normalising)",
-    lesson="seeds/002 SELU",
+    lesson="the course's notebook on problems of neural networks: SELU",
 )

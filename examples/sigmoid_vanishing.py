@@ -1,4 +1,4 @@
-"""Fail2 (seeds/000): sigmoid activations in every hidden layer.
+"""Fail2 (the course's Fail exercise): sigmoid activations in every hidden layer.
 
 The sigmoid's slope is at most 0.25 and nearly zero in its flat head and tail, so the gradient
 that reaches the first layers is tiny and they barely learn ("the gradients of the weight
@@ -23,5 +23,5 @@ pair = trainspec.Pair(
     cause="sigmoid in all 5 hidden layers: its slope is <= 0.25, so the first layers receive "
     "almost no gradient and the loss hardly moves",
     fix="ReLU activations",
-    lesson="seeds/000 Fail2",
+    lesson="the course's Fail exercise, Fail2", alias="Fail2",
 )

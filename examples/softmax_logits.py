@@ -1,4 +1,5 @@
-"""Fail5 (seeds/000): a softmax output fed to ``tf.nn.sparse_softmax_cross_entropy_with_logits``.
+"""Fail5 (the course's Fail exercise): a softmax output fed to
+``tf.nn.sparse_softmax_cross_entropy_with_logits``.
 
 The loss applies its own softmax, so the model's probabilities go through softmax twice: the
 loss cannot fall below log(1 + 9/e) ~ 1.46 for 10 classes and its gradients are squashed.  The
@@ -39,5 +40,5 @@ pair = trainspec.Pair(
     cause="softmax output passed to sparse_softmax_cross_entropy_with_logits in a GradientTape "
     "step: softmax is applied twice, the loss is stuck above ~1.46",
     fix="no softmax on the last layer: output logits",
-    lesson="seeds/000 Fail5",
+    lesson="the course's Fail exercise, Fail5", alias="Fail5",
 )

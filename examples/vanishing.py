@@ -1,4 +1,5 @@
-"""Vanishing gradients in a deep sigmoid network (seeds/001, seeds/002).
+"""Vanishing gradients in a deep sigmoid network (the course's training notes and its
+notebook on problems of neural networks).
 
 Back-propagation multiplies the gradient by the sigmoid's slope (<= 0.25) at every layer, so
 after ten layers the first ones receive a gradient orders of magnitude smaller than the last:
@@ -31,5 +32,5 @@ pair = trainspec.Pair(
     cause="10 sigmoid layers: each multiplies the gradient by <= 0.25, so the first layers "
     "receive almost none",
     fix="ReLU activations with He initialisation",
-    lesson="seeds/001, seeds/002 vanishing gradients",
+    lesson="the course's training notes and notebook: vanishing gradients",
 )

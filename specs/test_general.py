@@ -18,10 +18,11 @@ from examples import (
     sigmoid_vanishing,
     softmax_logits,
     vanishing,
+    wrong_loss,
 )
 
 LEARNING = [high_learning_rate.pair, sigmoid_vanishing.pair, bad_init.pair, input_noise.pair,
-            softmax_logits.pair, vanishing.pair, exploding.pair, batchnorm.pair]
+            softmax_logits.pair, vanishing.pair, exploding.pair, batchnorm.pair, wrong_loss.pair]
 
 
 @trainspec.applies_to(LEARNING)
@@ -48,14 +49,15 @@ def test_gradients_reach_first_layer(run):
 
 @trainspec.applies_to(high_learning_rate.pair, bad_init.pair, *dying_relu.pairs)
 def test_no_dead_units(run):
-    # "In some cases half of your network's neurons are dead" (seeds/002): more than half of a
-    # ReLU layer dead on a whole batch is the symptom.  Healthy ReLU layers here end with 5-30%
-    # of units inactive on a 32-image batch, broken ones with 80-100%.
+    # "In some cases half of your network's neurons are dead" (the course's notebook on problems
+    # of neural networks): more than half of a ReLU layer dead on a whole batch is the symptom.
+    # Healthy ReLU layers here end with 5-30% of units inactive on a 32-image batch, broken ones
+    # with 80-100%.
     trainspec.expect(run).no_dead_units(max_fraction=0.5)
 
 
 @trainspec.applies_to(high_learning_rate.pair, sigmoid_vanishing.pair, bad_init.pair,
-                      vanishing.pair, initialisation.pair, batchnorm.pair)
+                      vanishing.pair, initialisation.pair, batchnorm.pair, wrong_loss.pair)
 def test_accuracy_above_chance(run):
     # Training accuracy (median of the last 20 batches) must beat a uniform guess (1/classes)
     # by 0.1: a model that learned nothing sits at chance, every fixed model here is far above.
@@ -67,4 +69,7 @@ def test_curriculum_has_every_pair():
     names = [p.name for p in examples.PAIRS]
     assert len(names) == len(set(names))
     assert {"high_learning_rate", "sigmoid_vanishing", "bad_init", "input_noise",
-            "softmax_logits"} <= set(names)
+            "softmax_logits", "regularisation_l2", "regularisation_l1", "regularisation_dropout",
+            "transfer_learning", "momentum", "wrong_loss", "checkpointing"} <= set(names)
+    # the course's Fail exercise keeps its names, shown beside the pairs' in the report
+    assert [p.alias for p in examples.FAILS] == [f"Fail{i}" for i in range(1, 6)]

@@ -5,7 +5,18 @@ import math
 import numpy as np
 
 import trainspec
-from examples import early_stopping, exploding, initialisation, input_noise, selu, softmax_logits
+from examples import (
+    checkpointing,
+    early_stopping,
+    exploding,
+    initialisation,
+    input_noise,
+    momentum,
+    regularisation,
+    selu,
+    softmax_logits,
+    transfer_learning,
+)
 
 
 @trainspec.applies_to(softmax_logits.pair)
@@ -67,3 +78,67 @@ def test_stops_when_validation_stalls(run):
     # the run must stop before its step budget.
     assert run.stopped_early_at is not None, "trained every step; nothing stopped it"
     assert run.stopped_early_at < run.steps_requested
+
+
+@trainspec.applies_to(regularisation.pairs)
+def test_validation_loss_does_not_climb(run):
+    # Overfitting shows on validation: after its minimum the validation loss climbs while the
+    # training loss keeps falling.  The unregularised model ends 15% above its best; the L2
+    # and L1 models are still at their best at the end, dropout 7% above.  10% separates them.
+    best = float(np.min(np.asarray(run.val_history["val_loss"])))
+    final = run.val["val_loss"]
+    assert final <= 1.1 * best, f"final val_loss {final:.3g} is {final / best:.2f} x the best ({best:.3g})"
+
+
+@trainspec.applies_to(regularisation.pairs)
+def test_train_validation_gap_stays_small(run):
+    # A model that memorised its 256 images drives its training loss to ~0.002 while the
+    # validation loss stays near 0.8: 400 times it.  With L2, L1 or dropout the training
+    # objective stays within 2-10x of the validation loss.  20x separates them.
+    train = run.loss.median(20)
+    val = run.val["val_loss"]
+    assert val <= 20 * train, (
+        f"validation loss {val:.3g} is {val / max(train, 1e-12):.0f} x the training loss "
+        f"{train:.3g}: the model memorised its training set")
+
+
+def _first_step_reaching(run, metric, level):
+    series = run.val_history[metric]
+    hits = [int(step) for step, value in zip(series.steps, np.asarray(series), strict=True)
+            if value >= level]
+    return hits[0] if hits else None
+
+
+@trainspec.applies_to(transfer_learning.pair)
+def test_reaches_target_accuracy_in_few_steps(run):
+    # From scratch on 50 images the validation accuracy stops at 0.72; the frozen pretrained
+    # layers pass 0.75 by step 40.  The same accuracy, 0.75, must be reached within 60 steps.
+    step = _first_step_reaching(run, "val_accuracy", 0.75)
+    assert step is not None and step < 60, (
+        f"validation accuracy reached 0.75 at step {step} (required: within 60 steps); "
+        f"it peaked at {float(np.max(np.asarray(run.val_history['val_accuracy']))):.3g}")
+
+
+@trainspec.applies_to(transfer_learning.pair)
+def test_final_validation_accuracy(run):
+    # Transfer should end higher than what 50 images allow from scratch (0.72): 0.84 measured.
+    assert run.val["val_accuracy"] >= 0.8, run.val
+
+
+@trainspec.applies_to(momentum.pair)
+def test_reaches_the_bottom_of_the_ravine(run):
+    # Plain SGD removes 65% of the loss in 300 steps (it crawls along the flat direction);
+    # momentum 0.9 at the same learning rate removes all of it.  Require 95%.
+    trainspec.expect(run).loss_to_fall_by(0.95)
+
+
+@trainspec.applies_to(checkpointing.pair)
+def test_restored_checkpoint_is_the_best_seen(run):
+    # The model evaluated after training is the one restored from the checkpoint: its
+    # validation loss must equal the lowest one seen at an evaluation (same weights, same
+    # data, so up to float rounding).  Monitoring the training loss restores the last model,
+    # 25% above the best.
+    best = float(np.min(np.asarray(run.val_history["val_loss"])))
+    final = run.val["val_loss"]
+    assert math.isclose(final, best, rel_tol=1e-5), (
+        f"restored model's val_loss {final:.6g} differs from the best seen, {best:.6g}")

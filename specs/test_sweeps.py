@@ -1,7 +1,6 @@
-"""The sweeps of seeds/003-004: each point checked, the report tabulates them, and the course's
-comparisons asserted across points."""
-
-import numpy as np
+"""The course's sweeps: each point checked, the report tabulates them, and the course's
+findings asserted across points (which setting wins, which fails, which is slow), so the
+tables a student compares with the course notes keep telling the same story."""
 
 import trainspec
 from examples import sweeps
@@ -10,33 +9,83 @@ from trainspec.pairs import resolve
 
 @trainspec.applies_to(sweeps.SWEEPS)
 def test_stays_finite(run):
-    # None of these settings should diverge on the digits MLP; the tables compare how fast they
-    # learn, not whether they blow up.
+    # None of these settings should diverge to Inf/NaN; the tables compare how well they learn.
     trainspec.expect(run).to_be_finite()
 
 
-@trainspec.applies_to(sweeps.SWEEPS)
+@trainspec.applies_to(sweeps.OPTIMIZER, sweeps.HIDDEN_SIZES, sweeps.LOSSES,
+                      sweeps.ACTIVATION_INITIALIZER)
 def test_loss_does_not_rise(run):
-    # Even the slowest point (learning rate 1e-4) must move the loss the right way.
+    # Even the slowest point must move the loss the right way.  (The learning-rate sweep has a
+    # point that fails on purpose: asserted below.)
     assert run.loss.relative_decrease() > 0.0
 
 
-def _final_losses(sweep):
-    return {label: trainspec.train(resolve(src, label)).loss.median(20) for label, src in sweep.points()}
+def _runs(sweep):
+    return {label: trainspec.train(resolve(src, label)) for label, src in sweep.points()}
 
 
-def test_too_small_a_learning_rate_learns_slowest():
-    # seeds/003: accuracy 0.975 at 0.01 but 0.735 at 0.0001.  Measured here the same way:
-    # the 1e-4 point ends with the highest loss of the sweep, the 1e-2 point below it.
-    losses = _final_losses(sweeps.LEARNING_RATE)
-    worst = max(losses, key=losses.get)
-    assert worst == "learning_rate=0.0001", losses
-    assert losses["learning_rate=0.01"] < losses["learning_rate=0.0001"], losses
+def _val_accuracy(sweep):
+    return {label: run.val["val_accuracy"] for label, run in _runs(sweep).items()}
 
 
-def test_adaptive_optimizers_beat_plain_sgd_at_equal_rate():
-    # seeds/003: adam and rmsprop (0.976, 0.978) above sgd at the same learning rate of 0.01.
-    losses = _final_losses(sweeps.OPTIMIZER)
-    assert losses["optimizer=adam"] < losses["optimizer=sgd"], losses
-    assert losses["optimizer=rmsprop"] < losses["optimizer=sgd"], losses
-    assert np.isfinite(list(losses.values())).all()
+def test_learning_rate_table_0_01_best_0_1_fails_0_0001_slow():
+    # The course's results table (SGD, hidden layers of 128 and 256): 0.01 best (0.975),
+    # 0.001 next (0.936), 0.0001 slow (0.735), 0.1 at chance (0.097).  Measured here: 0.94,
+    # 0.81, 0.35, 0.10.
+    runs = _runs(sweeps.LEARNING_RATE)
+    acc = {label.split("=")[1]: run.val["val_accuracy"] for label, run in runs.items()}
+    assert max(acc, key=acc.get) == "0.01", acc
+    assert acc["0.01"] > acc["0.001"] > acc["0.0001"], acc
+    # 0.1 fails: validation accuracy at chance (1/10) and the ReLU units dead
+    failed = runs["learning_rate=0.1"]
+    assert acc["0.1"] <= 0.2, acc
+    assert failed.summary()["dead_fraction_max"] >= 0.9, failed.summary()
+    # 0.0001 is slow, not broken: above chance, its loss still falling, its units alive
+    slow = runs["learning_rate=0.0001"]
+    assert acc["0.0001"] > 0.2 and slow.loss.relative_decrease() > 0.2, (acc, slow.summary())
+    assert slow.summary()["dead_fraction_max"] < 0.5, slow.summary()
+
+
+def test_optimizer_table_adaptive_above_sgd_adagrad_last():
+    # The course's results table at one learning rate: rmsprop (0.978) and adam (0.976) above
+    # sgd (0.975), adagrad last (0.950).  Measured here at 0.001 (see examples/sweeps.py).
+    acc = {label.split("=")[1]: v for label, v in _val_accuracy(sweeps.OPTIMIZER).items()}
+    assert acc["adam"] > acc["sgd"] and acc["rmsprop"] > acc["sgd"], acc
+    table = {k: acc[k] for k in ("sgd", "adam", "rmsprop", "adagrad")}
+    assert min(table, key=table.get) == "adagrad", acc
+
+
+def test_momentum_nesterov_and_adamw_beat_plain_sgd():
+    # The MLflow notebook's derivation: with beta = 0.9 each update carries the previous ones,
+    # so momentum moves on where plain gradient descent crawls; Nesterov looks ahead along the
+    # same velocity.  AdamW is Adam with decoupled weight decay: adaptive, so also above sgd.
+    acc = {label.split("=")[1]: v for label, v in _val_accuracy(sweeps.OPTIMIZER).items()}
+    for name in ("momentum", "nesterov", "adamw"):
+        assert acc[name] > acc["sgd"] + 0.05, acc
+
+
+def test_cross_entropy_learns_fastest_mse_on_one_hot_slowest():
+    # The MLflow notebook's losses on one model and budget (SGD at 0.1, 200 steps): the
+    # cross-entropy's gradient is (p - y), undamped; focal cross-entropy down-weights the
+    # examples already right, the categorical hinge stops at a margin, and MSE through a
+    # softmax multiplies its gradient by the softmax's slope, small once outputs saturate.
+    # Measured: 0.90, 0.75, 0.61 and 0.26 validation accuracy.
+    acc = {label.split("=")[1]: v for label, v in _val_accuracy(sweeps.LOSSES).items()}
+    assert max(acc, key=acc.get) == "crossentropy", acc
+    assert min(acc, key=acc.get) == "mse_one_hot", acc
+
+
+def test_second_layer_width_barely_matters():
+    # The course's results table: rmsprop with a second layer of 256, 128 or 64 units scores
+    # 0.978, 0.978 and 0.976: the width of the second layer barely matters on this task.  The
+    # grid here, with sgd and rmsprop, must spread by less than 0.05 per optimizer.
+    acc = _val_accuracy(sweeps.HIDDEN_SIZES)
+    by_optimizer: dict[str, list[float]] = {}
+    for label, value in acc.items():
+        columns = sweeps.HIDDEN_SIZES_COLUMNS[label]
+        by_optimizer.setdefault(columns["optimizer"], []).append(value)
+    assert set(by_optimizer) == {"sgd", "rmsprop"}
+    for optimizer, values in by_optimizer.items():
+        assert len(values) == 3 and max(values) - min(values) < 0.05, (optimizer, acc)
+        assert min(values) > 0.85, (optimizer, acc)

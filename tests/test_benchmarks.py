@@ -7,6 +7,7 @@ import json
 import math
 import sys
 
+import numpy as np
 import pytest
 
 from benchmarks import report, suites, workloads
@@ -26,8 +27,8 @@ def test_probe_overhead_and_series_rows(tiny_plan, tmp_path):
     rows = bench.figure1(tiny_plan, details) + bench.figure5_series(tiny_plan, details)
 
     assert [r.id for r in rows] == [
-        "probe_overhead_steady[mlp_3x128]", "probe_overhead_e2e[mlp_3x128]",
-        "series_steps", "series_layers",
+        "probe_overhead_steady[mlp_3x128]", "probe_overhead_trace[mlp_3x128]",
+        "probe_overhead_e2e[mlp_3x128]", "series_steps", "series_layers",
     ]
     overhead = details["probe_overhead"][0]
     assert overhead["steps"] == 20 and overhead["layers"] == 4
@@ -38,7 +39,7 @@ def test_probe_overhead_and_series_rows(tiny_plan, tmp_path):
     assert longer["series_bytes"] == 2 * base["series_bytes"]
     assert (base["layers"], deeper["layers"]) == (2, 3)
     assert deeper["series_bytes"] < 1.5 * base["series_bytes"]
-    assert rows[2].meets and rows[3].meets
+    assert rows[3].meets and rows[4].meets
 
     doc = report.document(rows, details, quick=True, note="test", load_before=[0.5, 0.5, 0.5],
                           duration=3.0)
@@ -46,12 +47,30 @@ def test_probe_overhead_and_series_rows(tiny_plan, tmp_path):
     report.write_json(doc, path)
     saved = json.loads(path.read_text())
     assert saved["schema"] == "trainspec-benchmarks" and saved["machine"]["cpu_count"] >= 1
-    assert saved["machine"]["tensorflow"] and saved["rows"][2]["meets"] is True
+    assert saved["machine"]["tensorflow"] and saved["rows"][3]["meets"] is True
     assert report.read_previous(path)["series_steps"] == pytest.approx(2.0)
 
     text = report.markdown(rows, doc)
     assert "| 1 | probes on vs off, steady state (mlp_3x128) |" in text
     assert "<= 1.15x" in text and "trainspec 0.1.0" in text and "test" in text
+
+
+def test_train_against_the_bare_loop_row(tiny_plan):
+    tiny_plan.bare_steps, tiny_plan.bare_tries = 20, 1
+    details: dict = {}
+    [row] = bench.figure7(tiny_plan, details)
+    assert row.id == "train_vs_bare[mlp_3x128]" and row.target == 1.3
+    assert row.ratio is not None and math.isfinite(row.ratio) and row.ratio > 0
+    versus = details["versus_bare"][0]
+    assert versus["steps"] == 20 and versus["layers"] == 4
+    assert 0 < versus["bare_trace"] < versus["bare"]
+
+
+def test_the_bare_loop_trains():
+    total, trace, losses = workloads.bare_train(workloads.MLP, 30)
+    assert losses.shape == (30,) and np.all(np.isfinite(losses))
+    assert losses[-10:].mean() < losses[:10].mean()  # it learns: the floor is a real training
+    assert 0 < trace < total
 
 
 def test_readme_section_is_rewritten_between_markers(tmp_path):
@@ -88,3 +107,12 @@ def test_synthetic_suite_and_launcher(tmp_path):
     # the launcher measures the child, not this process (which holds TensorFlow)
     assert 1 < proc.max_rss_mb < 200
     assert workloads.MLP.recipe(10).steps == 10
+
+
+def test_baseline_cost_figure_measures_ratios():
+    from benchmarks import regression
+
+    cost = regression.baseline_cost(steps=20, seeds=2, repeats=1)
+    assert cost.seeds == 2 and cost.steps == 20
+    for ratio in (cost.record_ratio, cost.check_ratio):
+        assert math.isfinite(ratio) and ratio > 0

@@ -32,6 +32,26 @@ def test_every_pair_module_has_broken_fixed_and_pair():
         assert module.pair.cause and module.pair.fix and module.pair.lesson
 
 
+def test_the_curriculum_lists_every_pair_in_course_order():
+    assert [p.name for p in examples.PAIRS] == [
+        "high_learning_rate", "sigmoid_vanishing", "bad_init", "input_noise", "softmax_logits",
+        "vanishing", "exploding", "exploding_clipvalue", "dying_relu", "dying_relu_prelu",
+        "dying_relu_elu", "initialisation", "selu", "batchnorm", "early_stopping",
+        "regularisation_l2", "regularisation_l1", "regularisation_dropout", "transfer_learning",
+        "momentum", "wrong_loss", "checkpointing",
+    ]
+    assert {p.name: p.alias for p in examples.PAIRS if p.alias} == {
+        "high_learning_rate": "Fail1", "sigmoid_vanishing": "Fail2", "bad_init": "Fail3",
+        "input_noise": "Fail4", "softmax_logits": "Fail5"}
+
+
+def test_no_example_points_at_the_course_folder():
+    # users of the package do not have the course's folder: cite the material by what it is
+    for path in [*(ROOT / "examples").glob("*.py"), *(ROOT / "specs").glob("*.py"),
+                 ROOT / "README.md"]:
+        assert "seeds/" not in path.read_text(), path
+
+
 def test_fail5_keeps_the_hand_written_gradient_tape_step():
     for variant in ("broken", "fixed"):
         recipe = softmax_logits.pair.recipe(variant)
@@ -43,10 +63,29 @@ def test_sweeps_cover_the_course_values():
     assert lr == ["learning_rate=0.1", "learning_rate=0.01", "learning_rate=0.001",
                   "learning_rate=0.0001"]
     assert [label for label, _ in sweeps.OPTIMIZER.points()] == [
-        f"optimizer={o}" for o in ("sgd", "adam", "rmsprop", "adagrad")]
+        f"optimizer={o}"
+        for o in ("sgd", "adam", "rmsprop", "adagrad", "momentum", "nesterov", "adamw")]
+    columns = list(sweeps.HIDDEN_SIZES_COLUMNS.values())
+    assert all(set(c) == {"n_hidden_1", "n_hidden_2", "learning_rate", "optimizer"}
+               for c in columns)
+    assert {c["n_hidden_2"] for c in columns} == {256, 128, 64}
+    assert [label for label, _ in sweeps.LOSSES.points()] == [
+        "loss=crossentropy", "loss=mse_one_hot", "loss=categorical_hinge", "loss=focal"]
 
 
 def test_importing_the_curriculum_does_not_import_tensorflow():
     code = ("import sys, examples, examples.sweeps; "
             "sys.exit(1 if 'tensorflow' in sys.modules or 'keras' in sys.modules else 0)")
     assert subprocess.run([sys.executable, "-c", code], cwd=ROOT).returncode == 0
+
+
+def test_the_report_shows_the_course_names_beside_the_pairs():
+    from trainspec.plugin.report import render
+    from trainspec.plugin.results import ResultBook, SpecResult
+
+    book = ResultBook()
+    for variant, outcome in (("broken", "failed"), ("fixed", "passed")):
+        book.add(SpecResult(f"specs/t.py::test_x[high_learning_rate-{variant}]", "specs/t.py::test_x",
+                            "pair", "high_learning_rate", variant, outcome, alias="Fail1"))
+    text = render(book, "full", width=120, color=False)
+    assert "high_learning_rate (Fail1)" in text

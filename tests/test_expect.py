@@ -30,9 +30,22 @@ def test_series_failures_explain_themselves(call, words):
         call(expect(loss))
     message = str(info.value)
     assert words in message and "required" in message
-    assert "loss: 2 -> 1 over 50 steps" in message and "█" in message
+    assert f"loss: {loss.change().describe()}" in message and message.count("█") <= 40
     details = info.value.details
     assert details["curve_name"] == "loss" and len(details["curve"]) == 50
+    assert details["change"] == loss.change().to_json()
+
+
+def test_a_failure_to_fall_reads_the_change_as_the_series_does():
+    loss = Series("loss", np.r_[np.full(20, 2.31), np.full(180, 2.30)])
+    with pytest.raises(SpecFailure) as info:
+        expect(loss).to_fall_by(0.5)
+    message = str(info.value)
+    assert message.startswith("loss did not fall by 50%: measured a 0.43% decrease, required a "
+                              "decrease of at least 50%")
+    assert ("median of the first 20 steps 2.31 -> median of the last 20 steps 2.30, a 0.43% "
+            "decrease") in message
+    assert info.value.details["measured"] == pytest.approx(loss.relative_decrease())
 
 
 def test_spec_failure_is_an_assertion_error():

@@ -55,7 +55,7 @@ def test_sweep_validation():
 
 
 def test_targets_expand_pairs_sweeps_and_recipes():
-    pair = trainspec.Pair("p", broken=RECIPE, fixed=RECIPE)
+    pair = trainspec.Pair("p", broken=RECIPE.replace(learning_rate=10.0), fixed=RECIPE)
     sweep = trainspec.Sweep("opt", recipes={"sgd": RECIPE, "adam": RECIPE})
     ids = [t.id for t in targets_of([pair, sweep, RECIPE])]
     assert ids == ["p-broken", "p-fixed", "opt-sgd", "opt-adam", "base"]

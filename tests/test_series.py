@@ -43,8 +43,9 @@ def test_smoothed_is_a_trailing_mean():
 
 
 def test_repr_shows_values_and_a_sparkline():
-    text = repr(Series("loss", np.linspace(2.0, 0.5, 50)))
-    assert "'loss'" in text and "50 steps" in text and "2 -> 0.5" in text
+    series = Series("loss", np.linspace(2.0, 0.5, 50))
+    text = repr(series)
+    assert "'loss'" in text and "50 steps" in text and series.change().describe() in text
     assert "█" in text and "▁" in text
 
 
@@ -57,3 +58,39 @@ def test_values_are_read_only():
 def test_empty_series_summaries_are_nan_not_errors():
     s = Series("x", [])
     assert np.isnan(s.first) and np.isnan(s.median()) and s.first_below(1.0) is None
+
+
+def test_change_names_its_definition_and_the_direction():
+    falling = Series("loss", [2.31] * 20 + [2.30] * 20).change(window=20)
+    assert falling.describe() == ("median of the first 20 steps 2.31 -> median of the last 20 "
+                                  "steps 2.30, a 0.43% decrease")
+    rising = Series("loss", [1.0, 1.0, 1.5, 1.5]).change(window=2)
+    assert rising.describe().endswith("1.00 -> median of the last 2 steps 1.50, a 50% increase")
+    assert rising.relative_decrease == pytest.approx(-0.5)
+    assert Series("x", [3.0, 3.0]).change(window=1).describe() == (
+        "first step 3.00 -> last step 3.00, no change")
+
+
+def test_relative_decrease_is_defined_by_change_and_keeps_its_sign_for_negative_values():
+    s = Series("loss", np.linspace(3.0, 1.0, 100))
+    change = s.change()
+    assert change.window == 10 and s.relative_decrease() == change.relative_decrease
+    assert change.relative_decrease == pytest.approx((change.start - change.end) / change.start)
+    # a negative series that falls further has decreased
+    assert Series("elbo", [-1.0, -2.0]).relative_decrease(window=1) == pytest.approx(1.0)
+    assert Series("elbo", [-1.0, -2.0]).change(window=1).amount() == "a 100% decrease"
+    assert Series("x", [0.0, 1.0]).relative_decrease(window=1) == -np.inf
+
+
+def test_change_shows_enough_digits_to_tell_close_values_apart():
+    assert Series("loss", [2.3041, 2.3039]).change(window=1).endpoints() == ("2.3041", "2.3039")
+    assert Series("loss", [2.3, 0.0123]).change(window=1).endpoints() == ("2.30", "0.0123")
+
+
+def test_change_round_trips_through_json_and_handles_empty_and_nan():
+    change = Series("loss", np.linspace(2.0, 1.0, 40)).change()
+    from trainspec.series import Change
+
+    assert Change.from_json(change.to_json()) == change
+    assert Series("x", []).change().describe() == "no values recorded"
+    assert "undefined" in Series("x", [1.0, np.nan]).change(window=1).describe()

@@ -35,7 +35,7 @@ from trainspec.expect import expect
 from trainspec.pairs import Pair, Sweep, applies_to
 from trainspec.recipe import Recipe
 from trainspec.run import ActivationTrace, LayerTrace, NonFinite, Run
-from trainspec.series import Series
+from trainspec.series import Change, Series
 
 __version__ = "0.1.0"
 
@@ -80,6 +80,7 @@ __all__ = [
     "RecipeError",
     "Run",
     "Series",
+    "Change",
     "SpecFailure",
     "Sweep",
     "TrainspecError",

@@ -26,6 +26,7 @@ import json
 import os
 import platform
 import re
+import stat
 import tempfile
 import warnings
 from dataclasses import dataclass, field
@@ -49,7 +50,28 @@ RECORDING_MODULES = ("engine", "probes", "run", "series", "fingerprint")
 
 _ENTRY = re.compile(r"^[0-9a-f]{32}\.npz$")
 _TEMP_PREFIX = ".tmp-"
-_MODE = 0o644  # mkstemp's 0600 would hide a shared cache folder's entries from other users
+
+
+def _file_mode() -> int:
+    """The mode ``open()`` would give a new file: 0666 less the umask (mkstemp's 0600 would
+    hide a shared cache folder's entries from other users; a restrictive umask is kept)."""
+    umask = os.umask(0o022)  # the only way to read it; restored at once
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+def _open_regular(path: Path) -> Any:
+    """``path`` opened for reading if it is a regular file, never following a symlink and never
+    blocking on a FIFO or device planted in the cache folder."""
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+    fd = os.open(path, flags)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise ValueError("not a regular file")
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
 
 
 class CacheMode(str, Enum):
@@ -197,8 +219,11 @@ class RunCache:
             return None
         path = self.path(fingerprint)
         try:
-            before = path.stat()
+            before = path.lstat()
         except OSError:
+            return None
+        if not stat.S_ISREG(before.st_mode):  # a link, FIFO or folder is never an entry
+            self._discard(path, before, "not a regular file")
             return None
         try:
             run = self._read(path, fingerprint)
@@ -227,7 +252,7 @@ class RunCache:
     def _read(self, path: Path, fingerprint: str) -> Any:
         from trainspec.run import Run
 
-        with np.load(path, allow_pickle=False) as data:
+        with _open_regular(path) as handle, np.load(handle, allow_pickle=False) as data:
             arrays = {name: data[name] for name in data.files}
         raw = arrays.pop(HEADER_KEY, None)
         if raw is None:
@@ -249,7 +274,7 @@ class RunCache:
     def _discard(self, path: Path, seen: os.stat_result, reason: str) -> None:
         self.stats.discarded.append(f"{path.name}: {reason}")
         try:  # do not delete an entry another worker has just replaced
-            now = path.stat()
+            now = path.lstat()
             if (now.st_ino, now.st_mtime_ns, now.st_size) == (seen.st_ino, seen.st_mtime_ns,
                                                                seen.st_size):
                 path.unlink()
@@ -269,7 +294,7 @@ class RunCache:
                                  "# trainspec run cache: safe to delete\n"),
             ):
                 marker = self.directory / name
-                if not marker.exists():
+                if not marker.is_file() or marker.is_symlink():
                     _write_bytes(marker, text.encode())
         except OSError as exc:
             self._fail(f"cannot create the run cache folder {self.directory}: {exc.strerror or exc}")
@@ -289,7 +314,7 @@ class RunCache:
             try:
                 with os.fdopen(fd, "wb") as handle:
                     np.savez(handle, **arrays)
-                os.chmod(tmp, _MODE)
+                os.chmod(tmp, _file_mode())
                 os.replace(tmp, target)
             except BaseException:
                 Path(tmp).unlink(missing_ok=True)
@@ -340,7 +365,7 @@ def _write_bytes(path: Path, data: bytes) -> None:
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
-        os.chmod(tmp, _MODE)
+        os.chmod(tmp, _file_mode())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -6,6 +6,9 @@ recipe) and prints the doctor's diagnosis with the curves, the primary cause fir
 ``--try-fixes`` it retrains with the repairs the findings suggest and shows which one worked, with
 the loss and accuracy before and after.  Exit status: 0 healthy, 1 findings, 2 usage error (bad
 path or name).
+
+``trainspec diff A.json B.json`` compares two ``--trainspec-json`` results run by run
+(:mod:`trainspec.diff`).
 """
 
 from __future__ import annotations
@@ -193,6 +196,11 @@ def main(argv: list[str] | None = None) -> int:
                      help="override a doctor threshold, e.g. --set dead_fraction=0.9")
     doc.add_argument("--try-fixes", action="store_true",
                      help="retrain with the repairs the findings suggest and show which worked")
+    cmp = sub.add_parser("diff", help="compare two --trainspec-json results run by run")
+    cmp.add_argument("a", help="results file A (e.g. from main)")
+    cmp.add_argument("b", help="results file B (e.g. from a branch)")
+    cmp.add_argument("--rtol", type=float, default=0.0, help="relative tolerance (default 0)")
+    cmp.add_argument("--atol", type=float, default=0.0, help="absolute tolerance (default 0)")
     from trainspec.exercises.cli import add_parser
     from trainspec.exercises.cli import run as run_exercises
 
@@ -201,6 +209,10 @@ def main(argv: list[str] | None = None) -> int:
     console = Console(highlight=False)
     if args.command == "exercises":
         return run_exercises(args, console)
+    if args.command == "diff":
+        from trainspec.diff import run_cli
+
+        return run_cli(args, console)
     try:
         return doctor(args, console)
     except UsageFailure as exc:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import os
 import platform
+import re
+import sys
 import tempfile
 from importlib import metadata
 from pathlib import Path
@@ -47,3 +49,45 @@ def write_atomic(path: str | os.PathLike[str], text: str) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+#: What TensorFlow's C++ side prints on a CPU machine while it loads and looks for a GPU:
+#: noise in every captured output, never about the user's model.
+_TF_NOISE = re.compile(
+    r"All log messages before absl::InitializeLog|cudart_stub\.cc|cuda_platform\.cc|cuInit|"
+    r"cpu_feature_guard\.cc|To enable the following instructions|rebuild TensorFlow with"
+)
+
+
+def import_tensorflow_quietly() -> None:
+    """Import TensorFlow and Keras without their C++ start-up lines.
+
+    ``TF_CPP_MIN_LOG_LEVEL`` (unless the user set it) hides TensorFlow's info and warning logs;
+    the lines TensorFlow writes before its logger starts (no level hides them) and the failed
+    CUDA probe of a CPU machine are dropped from standard error while TensorFlow loads and lists
+    its devices; anything else it writes is passed on. Called when the first run starts, never at
+    collection.
+
+    Example:
+        >>> import_tensorflow_quietly()                                     # doctest: +SKIP
+    """
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    if "tensorflow" in sys.modules:
+        return
+    sys.stderr.flush()
+    with tempfile.TemporaryFile() as sink:
+        saved = os.dup(2)
+        os.dup2(sink.fileno(), 2)
+        try:
+            import keras  # noqa: F401
+            import tensorflow as tf
+
+            tf.config.list_physical_devices("GPU")  # the CUDA probe logs here
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            sink.seek(0)
+            text = sink.read().decode("utf-8", errors="replace")
+            kept = "".join(line for line in text.splitlines(True) if not _TF_NOISE.search(line))
+            if kept.strip():
+                sys.stderr.write(kept)

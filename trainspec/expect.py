@@ -16,7 +16,7 @@ import numpy as np
 from trainspec.constants import ActivationKind
 from trainspec.exceptions import SpecFailure
 from trainspec.run import Run
-from trainspec.series import Series
+from trainspec.series import Change, Series
 
 _CURVE_POINTS = 200
 
@@ -39,15 +39,19 @@ def fail(
     run: Run | None = None,
     note: str | None = None,
 ) -> SpecFailure:
-    """Build a :class:`SpecFailure` with a readable message and structured details."""
+    """Build a :class:`SpecFailure` with a readable message and structured details.
+
+    ``measured`` may be a :class:`~trainspec.series.Change` (read as "a 40% decrease"); the
+    series line describes the series' change the same way (:meth:`Series.change`) beside its
+    sparkline.
+    """
     lines = [f"{what}: measured {_fmt(measured)}, required {required}"]
     if where:
         lines.append(f"  where: {where}")
+    change = None
     if series is not None and len(series):
-        lines.append(
-            f"  {series.name}: {series.first:.4g} -> {series.last:.4g} over {len(series)} steps"
-            f"  {series.sparkline()}"
-        )
+        change = measured if isinstance(measured, Change) else series.change()
+        lines.append(f"  {series.name}: {change.describe()}  {series.sparkline()}")
     if note:
         lines.append(f"  {note}")
     if run is not None:
@@ -60,6 +64,7 @@ def fail(
         "where": where,
         "curve_name": series.name if series is not None else None,
         "curve": curve_points(series) if series is not None else None,
+        "change": change.to_json() if change is not None else None,
     }
     return exc
 
@@ -69,12 +74,16 @@ def _nonfinite_note(run: Run) -> str:
 
 
 def _fmt(value: Any) -> str:
+    if isinstance(value, Change):
+        return value.amount()
     if isinstance(value, float):
         return f"{value:.4g}"
     return str(value)
 
 
 def _jsonable(value: Any) -> Any:
+    if isinstance(value, Change):
+        value = value.relative_decrease
     if isinstance(value, (float, np.floating)):
         return float(value) if math.isfinite(value) else None
     if isinstance(value, (int, str, bool)) or value is None:
@@ -95,12 +104,13 @@ class SeriesExpectation:
                    run=self.run)
 
     def to_fall_by(self, fraction: float, window: int | None = None) -> SeriesExpectation:
-        """The windowed median at the end is at most ``1 - fraction`` of the one at the start."""
+        """The series falls by ``fraction`` of its start (0.5: by half), start and end being
+        the windowed medians of :meth:`Series.change`."""
         __tracebackhide__ = True
-        decrease = self.series.relative_decrease(window)
-        if not decrease >= fraction:
-            self._fail(f"{self.series.name} did not fall by {fraction:.0%}", decrease,
-                       f">= {fraction:.4g} (relative decrease)")
+        change = self.series.change(window)
+        if not change.relative_decrease >= fraction:
+            self._fail(f"{self.series.name} did not fall by {fraction:.0%}", change,
+                       f"a decrease of at least {fraction:.0%} (relative_decrease >= {fraction:g})")
         return self
 
     def to_end_below(self, threshold: float, window: int = 20) -> SeriesExpectation:

@@ -8,12 +8,17 @@ against Keras 3's registries, mirrored in ``_KERAS_*`` below (a test keeps them 
 from __future__ import annotations
 
 import inspect
+import math
+import os
 import sys
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from trainspec.exceptions import RecipeWarning
 
 # Keras 3 registries (keras.src.optimizers / keras.src.losses ALL_OBJECTS_DICT), lower-cased for
 # optimizers because ``keras.optimizers.get`` is case-insensitive for them.
@@ -52,6 +57,21 @@ def _is_keras_model(value: Any) -> bool:
     return keras is not None and isinstance(value, keras.Model)
 
 
+def _is_keras_metric(value: Any) -> bool:
+    keras = sys.modules.get("keras")
+    return keras is not None and isinstance(value, keras.metrics.Metric)
+
+
+#: The largest seed Keras and NumPy accept (``numpy.random.seed`` takes 32-bit seeds).
+MAX_SEED = 2**32 - 1
+#: Integers above this lose exactness as float32 (24-bit significand).
+_FLOAT32_EXACT = 2**24
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+_INT32 = np.iinfo(np.int32)
+#: Learning rates from this value up make almost every model diverge at its first steps.
+LARGE_LEARNING_RATE = 1e3
+
+
 def _as_array(value: Any, what: str) -> np.ndarray:
     try:
         array = np.asarray(value)
@@ -61,6 +81,11 @@ def _as_array(value: Any, what: str) -> np.ndarray:
         np.issubdtype(array.dtype, np.number) or np.issubdtype(array.dtype, np.bool_)
     ):
         raise ValueError(f"{what} must be numeric, got dtype {array.dtype}")
+    if np.issubdtype(array.dtype, np.complexfloating):
+        raise ValueError(
+            f"{what} is complex ({array.dtype}): training would silently drop the imaginary "
+            "part; pass real numbers (e.g. np.abs(x) or the real and imaginary parts as features)"
+        )
     if array.ndim == 0:
         raise ValueError(f"{what} must have a leading sample axis, got a scalar")
     if array.shape[0] == 0:
@@ -77,8 +102,15 @@ def _as_array(value: Any, what: str) -> np.ndarray:
 
 
 def _xy(value: Any, what: str) -> tuple[np.ndarray, np.ndarray]:
+    from trainspec.sources import is_source, read_source
+
+    if is_source(value):  # a tf.data.Dataset, generator or PyDataset: read once, here
+        value = read_source(value, what)
     if not isinstance(value, Sequence) or isinstance(value, str) or len(value) != 2:
-        raise ValueError(f"{what} must be an (x, y) tuple of arrays, got {type(value).__name__}")
+        raise ValueError(
+            f"{what} must be an (x, y) tuple of arrays, or a finite tf.data.Dataset, generator "
+            f"or keras.utils.PyDataset of (x, y) batches, got {type(value).__name__}"
+        )
     x = _as_array(value[0], f"{what} x")
     y = _as_array(value[1], f"{what} y")
     if x.shape[0] != y.shape[0]:
@@ -88,11 +120,143 @@ def _xy(value: Any, what: str) -> tuple[np.ndarray, np.ndarray]:
     return x, y
 
 
+def _check_inputs_cast(x: np.ndarray, what: str) -> None:
+    """The engine feeds inputs as float32: refuse values that would overflow, warn when
+    integers lose exactness."""
+    if x.dtype == np.float32 or x.dtype == np.bool_ or x.size == 0:
+        return
+    if np.issubdtype(x.dtype, np.floating):
+        big = float(np.max(np.abs(x)))
+        if big > _FLOAT32_MAX:
+            raise ValueError(
+                f"{what} holds values up to {big:.3g}, beyond float32's {_FLOAT32_MAX:.3g}: "
+                "they would become inf when fed to the model; rescale the inputs"
+            )
+        return
+    if np.issubdtype(x.dtype, np.integer):
+        big = int(np.max(np.abs(x.astype(np.float64))))
+        if big > _FLOAT32_EXACT:
+            warnings.warn(RecipeWarning(
+                f"{what} holds integers up to {big}, which float32 cannot represent exactly "
+                f"(above 2**24): the model sees rounded values; rescale or pass float32 yourself"
+            ), stacklevel=4)
+
+
+def _check_targets_cast(y: np.ndarray, what: str, loss: Any) -> None:
+    """The engine keeps integer targets as int32 and other targets as float32: refuse values
+    that do not fit, warn when a sparse loss would truncate fractional labels."""
+    if y.size == 0 or y.dtype == np.bool_:
+        return
+    if np.issubdtype(y.dtype, np.integer):
+        lo, hi = int(y.min()), int(y.max())
+        if lo < _INT32.min or hi > _INT32.max:
+            raise ValueError(
+                f"{what} holds integers in [{lo}, {hi}], outside int32: they would wrap around "
+                "when fed to TensorFlow; use class indices or float targets"
+            )
+        return
+    big = float(np.max(np.abs(y)))
+    if big > _FLOAT32_MAX:
+        raise ValueError(
+            f"{what} holds values up to {big:.3g}, beyond float32's {_FLOAT32_MAX:.3g}: they "
+            "would become inf; rescale the targets"
+        )
+    if isinstance(loss, str) and "sparse" in loss.lower():
+        fractional = y != np.round(y)
+        if fractional.any():
+            first = tuple(int(i) for i in np.argwhere(fractional)[0])
+            warnings.warn(RecipeWarning(
+                f"{what} holds {int(fractional.sum())} fractional label(s) (the first, "
+                f"{float(y[first])!r}, at index {first}) but {loss!r} takes class indices: they "
+                "would be truncated to integers; pass integer labels"
+            ), stacklevel=4)
+
+
+#: Optimizer settings that must lie in [0, 1): at 1 or above the update grows without bound or
+#: divides by zero at the first step; below 0 it points the wrong way.
+_UNIT_INTERVAL = ("momentum", "beta_1", "beta_2", "rho", "beta_2_decay")
+#: Settings that must be positive when given (0 clips every update to nothing).
+_POSITIVE = ("clipnorm", "clipvalue", "global_clipnorm")
+
+
+def _check_optimizer_settings(config: Mapping[str, Any], check_lr: bool) -> None:
+    """Refuse optimizer settings that make training ascend or blow up at step 0."""
+
+    def number(key: str) -> float | None:
+        value = config.get(key)
+        if isinstance(value, bool) or not isinstance(value, (int, float, np.number)):
+            return None  # absent, None, or a schedule: checked by Keras
+        return float(value)
+
+    lr = number("learning_rate") if check_lr else None
+    if lr is not None:
+        if not math.isfinite(lr) or lr <= 0:
+            raise ValueError(
+                f"learning_rate {lr!r} must be a finite number greater than 0 (a negative "
+                "learning rate climbs the loss instead of descending it)"
+            )
+        _warn_large_lr(lr, "the optimizer's learning_rate")
+    for key in _UNIT_INTERVAL:
+        value = number(key)
+        if value is not None and not (0 <= value < 1):
+            raise ValueError(
+                f"{key} {value!r} must lie in [0, 1): at 1 or above the update grows without "
+                "bound (or divides by zero at the first step), below 0 it points the wrong way"
+            )
+    for key in _POSITIVE:
+        value = number(key)
+        if value is not None and not (math.isfinite(value) and value > 0):
+            raise ValueError(f"{key} {value!r} must be a finite number greater than 0")
+    eps = number("epsilon")
+    if eps is not None:
+        if not math.isfinite(eps) or eps < 0:
+            raise ValueError(f"epsilon {eps!r} must be a finite number >= 0")
+        if eps == 0:
+            warnings.warn(RecipeWarning(
+                "epsilon=0: an adaptive optimizer divides by zero where a gradient is 0, "
+                "which gives NaN at the first step; Keras' default is 1e-7"
+            ), stacklevel=4)
+    decay = number("weight_decay")
+    if decay is not None and not (math.isfinite(decay) and decay >= 0):
+        raise ValueError(f"weight_decay {decay!r} must be a finite number >= 0")
+
+
+def _warn_large_lr(lr: float, what: str) -> None:
+    if lr >= LARGE_LEARNING_RATE:
+        warnings.warn(RecipeWarning(
+            f"{what} {lr:g} is at least {LARGE_LEARNING_RATE:g}: almost every model diverges at "
+            "its first steps with it (fine for a deliberately broken recipe)"
+        ), stacklevel=5)
+
+
+def _metric_name(item: Any) -> str:
+    """The name a metric is recorded under (as the engine names it)."""
+    if isinstance(item, str):
+        return item
+    if _is_keras_metric(item):
+        return str(item.name)
+    return str(getattr(item, "__name__", type(item).__name__))
+
+
+def _physical_memory() -> int | None:
+    try:
+        return int(os.sysconf("SC_PHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def _reject_bool(value: Any) -> Any:
+    if isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"must be an integer, got {value!r}")
+    return value
+
+
 class Recipe(BaseModel):
     """A seeded training run: model, loss, optimizer, data and how long to train.
 
-    ``model`` is a built ``keras.Model`` (trainspec trains a copy with the same initial weights,
-    never the object you pass) or a zero-argument callable that returns one; the callable runs
+    ``model`` is a ``keras.Model`` (trainspec trains a copy with the same initial weights; a
+    model Keras cannot copy, such as a subclassed one, is trained in place and its variables are
+    restored after the run) or a zero-argument callable that returns one; the callable runs
     after seeding, so its initial weights are reproducible.  A model compiled with
     ``model.compile(...)`` supplies ``loss`` and ``optimizer`` when they are left out.
 
@@ -125,7 +289,10 @@ class Recipe(BaseModel):
     model_config = ConfigDict(arbitrary_types_allowed=True, frozen=True, extra="forbid")
 
     model: Any = Field(description="A keras.Model, or a zero-argument callable returning one.")
-    data: Any = Field(description="Training data as an (x, y) tuple of arrays.")
+    data: Any = Field(
+        description="Training data: an (x, y) tuple of arrays, or a finite tf.data.Dataset, "
+        "generator or keras.utils.PyDataset of (x, y) (read once, see trainspec.sources)."
+    )
     loss: Any = Field(
         default=None,
         description="Keras loss name, keras.losses.Loss, or callable(y_true, y_pred) -> loss.",
@@ -134,13 +301,17 @@ class Recipe(BaseModel):
         default=None,
         description="Keras optimizer name, {'name': ..., **kwargs}, or a keras Optimizer.",
     )
-    learning_rate: float | None = Field(default=None, gt=0, description="Overrides the optimizer's.")
+    learning_rate: float | None = Field(
+        default=None, gt=0, allow_inf_nan=False, description="Overrides the optimizer's."
+    )
     steps: int = Field(default=300, gt=0, description="Optimizer steps to train.")
     batch_size: int = Field(default=32, gt=0)
-    seed: int = Field(default=0, ge=0)
+    seed: int = Field(default=0, ge=0, le=MAX_SEED, description="0 to 2**32 - 1, as NumPy's.")
     metrics: tuple[Any, ...] = Field(default=(), description="Metric names or callables.")
     validation_split: float = Field(default=0.0, ge=0.0, lt=1.0)
-    validation_data: Any = Field(default=None, description="Validation (x, y), or None.")
+    validation_data: Any = Field(
+        default=None, description="Validation (x, y) or a source as for data, or None."
+    )
     eval_every: int | None = Field(
         default=None, gt=0, description="Steps between validation evaluations (for callbacks)."
     )
@@ -151,6 +322,43 @@ class Recipe(BaseModel):
         default=None, description="Custom step f(model, optimizer, x, y) -> loss."
     )
     name: str | None = Field(default=None, description="Label used in reports.")
+
+    @field_validator("steps", "batch_size", "seed", "eval_every", mode="before")
+    @classmethod
+    def _check_integer(cls, value: Any) -> Any:
+        return _reject_bool(value)
+
+    @field_validator("learning_rate")
+    @classmethod
+    def _check_learning_rate(cls, value: float | None) -> float | None:
+        if value is not None:
+            _warn_large_lr(value, "learning_rate")
+        return value
+
+    @field_validator("name")
+    @classmethod
+    def _check_name(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip():
+            raise ValueError("must not be empty or blank (leave it out to use the model's name)")
+        return value
+
+    @field_validator("train_step")
+    @classmethod
+    def _check_train_step(cls, value: Any) -> Any:
+        if value is None:
+            return value
+        try:
+            signature = inspect.signature(value)
+        except (TypeError, ValueError):
+            return value
+        try:
+            signature.bind(None, None, None, None)
+        except TypeError:
+            raise ValueError(
+                f"train_step is called as train_step(model, optimizer, x, y); "
+                f"{getattr(value, '__qualname__', value)!r} has the signature {signature}"
+            ) from None
+        return value
 
     @field_validator("model")
     @classmethod
@@ -189,6 +397,10 @@ class Recipe(BaseModel):
     @field_validator("loss")
     @classmethod
     def _check_loss(cls, value: Any) -> Any:
+        if inspect.isclass(value):
+            raise ValueError(
+                f"got the class {value.__name__}; pass an instance: loss={value.__name__}()"
+            )
         if value is None or callable(value):
             return value
         if isinstance(value, str):
@@ -206,6 +418,11 @@ class Recipe(BaseModel):
     def _check_optimizer(cls, value: Any) -> Any:
         if value is None:
             return value
+        if inspect.isclass(value):
+            raise ValueError(
+                f"got the class {value.__name__}; pass an instance ({value.__name__}(...)), "
+                "a name such as 'sgd', or a mapping"
+            )
         if isinstance(value, str):
             _check_optimizer_name(value)
             return value
@@ -214,8 +431,17 @@ class Recipe(BaseModel):
             if not isinstance(name, str):
                 raise ValueError("an optimizer mapping needs a 'name', e.g. {'name': 'sgd'}")
             _check_optimizer_name(name)
+            config = value.get("config")
+            _check_optimizer_settings(
+                {**(config if isinstance(config, Mapping) else {}), **value}, check_lr=True
+            )
             return dict(value)
         if hasattr(value, "apply_gradients") and hasattr(value, "get_config"):
+            try:
+                config = value.get_config()
+            except Exception:  # a custom optimizer's config is its own business
+                config = {}
+            _check_optimizer_settings(config if isinstance(config, Mapping) else {}, True)
             return value
         raise ValueError(
             f"must be an optimizer name, a mapping or a keras Optimizer, got {value!r}"
@@ -228,6 +454,11 @@ class Recipe(BaseModel):
             value = [value]
         items = tuple(value or ())
         for item in items:
+            if inspect.isclass(item):
+                raise ValueError(
+                    f"got the class {item.__name__}; pass an instance ({item.__name__}()) or "
+                    "a metric name"
+                )
             if isinstance(item, str) and item not in KNOWN_METRICS:
                 raise ValueError(
                     f"unknown metric {item!r}; known: {', '.join(sorted(KNOWN_METRICS))}, "
@@ -235,6 +466,13 @@ class Recipe(BaseModel):
                 )
             if not isinstance(item, str) and not callable(item):
                 raise ValueError(f"a metric must be a name or a callable, got {item!r}")
+        names = [_metric_name(item) for item in items]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise ValueError(
+                f"two metrics are recorded under the name {twice[0]!r}, so one would hide the "
+                "other; give each a distinct name (a function's __name__, a Metric's name=)"
+            )
         return items
 
     @field_validator("callbacks", mode="before")
@@ -242,6 +480,8 @@ class Recipe(BaseModel):
     def _check_callbacks(cls, value: Any) -> tuple[Any, ...]:
         items = tuple(value or ())
         for item in items:
+            if inspect.isclass(item):
+                raise ValueError(f"got the class {item.__name__}; pass an instance")
             if not hasattr(item, "on_epoch_end"):
                 raise ValueError(f"callbacks must be Keras callbacks, got {item!r}")
         return items
@@ -249,9 +489,15 @@ class Recipe(BaseModel):
     @model_validator(mode="after")
     def _check_sizes(self) -> Recipe:
         n = self.data[0].shape[0]
-        n_train = n - int(n * self.validation_split)
+        n_val = int(n * self.validation_split)
+        n_train = n - n_val
         if n_train < 1:
             raise ValueError("validation_split leaves no training samples")
+        if self.validation_split and n_val == 0:
+            raise ValueError(
+                f"validation_split {self.validation_split} of {n} samples leaves no validation "
+                f"sample; use at least {1 / n:.3g} or give validation_data"
+            )
         if self.batch_size > n_train:
             raise ValueError(
                 f"batch_size {self.batch_size} is larger than the {n_train} training samples"
@@ -264,7 +510,32 @@ class Recipe(BaseModel):
             monitors = {getattr(cb, "monitor", "") for cb in self.callbacks}
             if any(str(m).startswith("val_") for m in monitors):
                 raise ValueError("a callback monitors a val_ metric but there is no validation data")
+        self._check_schedule_memory(n_train)
+        x, y = self.data
+        _check_inputs_cast(x, "data x")
+        _check_targets_cast(y, "data y", self.loss)
+        if self.validation_data is not None:
+            vx, vy = self.validation_data
+            for part, train_a, val_a in (("x", x, vx), ("y", y, vy)):
+                if _sample_shape(val_a) != _sample_shape(train_a):
+                    raise ValueError(
+                        f"validation_data {part} has per-sample shape {val_a.shape[1:]} but "
+                        f"data {part} has {train_a.shape[1:]}; they must match"
+                    )
+            _check_inputs_cast(vx, "validation_data x")
+            _check_targets_cast(vy, "validation_data y", self.loss)
         return self
+
+    def _check_schedule_memory(self, n_train: int) -> None:
+        """The batch schedule holds one index per sample drawn (steps x batch_size)."""
+        needed = self.steps * self.batch_size * 12  # int64 permutations, then int32 indices
+        memory = _physical_memory()
+        if memory is not None and needed > memory // 2:
+            raise ValueError(
+                f"steps {self.steps} x batch_size {self.batch_size} needs a batch schedule of "
+                f"{needed / 2**30:.1f} GiB, more than half of this machine's "
+                f"{memory / 2**30:.1f} GiB; lower steps or batch_size"
+            )
 
     # -- derived views -------------------------------------------------------------------------
 
@@ -315,6 +586,13 @@ class Recipe(BaseModel):
         values = {name: getattr(self, name) for name in type(self).model_fields}
         values.update(changes)
         return type(self)(**values)
+
+
+def _sample_shape(array: np.ndarray) -> tuple[int, ...]:
+    """Per-sample shape, with a trailing axis of 1 dropped (``(n,)`` and ``(n, 1)`` labels are
+    the same targets to Keras)."""
+    shape = tuple(array.shape[1:])
+    return shape[:-1] if shape[-1:] == (1,) else shape
 
 
 def _check_optimizer_name(name: str) -> None:

@@ -339,7 +339,7 @@ class Run:
         status = "finite" if self.finite else f"non-finite: {self.nonfinite}"
         return (
             f"Run({self.label!r}, seed={self.seed}, {self.steps_recorded}/{self.steps_requested}"
-            f" steps, loss {self.loss.first:.4g} -> {self.loss.last:.4g}, {status})"
+            f" steps, loss: {self.loss.change().amount()}, {status})"
         )
 
 

@@ -6,7 +6,9 @@ The ``repr`` is short and carries a sparkline, so pytest's assertion rewriting s
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -135,27 +137,45 @@ class Series:
     def _default_window(self) -> int:
         return max(1, min(20, len(self) // 10))
 
+    def change(self, window: int | None = None) -> Change:
+        """How the series changed from start to end: the median of the first ``window`` values
+        against the median of the last ``window`` (default: a tenth of the run, 1 to 20 values,
+        so one noisy mini-batch does not decide).  The one definition behind
+        :meth:`relative_decrease`, ``expect``'s messages and the report.
+
+        Example:
+            >>> loss = Series("loss", [2.0, 2.4, 2.2, 1.1, 0.9, 1.0])
+            >>> loss.change(window=3).describe()
+            'median of the first 3 steps 2.20 -> median of the last 3 steps 1.00, a 55% decrease'
+            >>> Series("loss", [1.0, 2.0]).change(window=1).describe()
+            'first step 1.00 -> last step 2.00, a 100% increase'
+        """
+        if window is not None and window <= 0:
+            raise ValueError("window must be positive")
+        if not len(self):
+            return Change(self.name, math.nan, math.nan, 0, 0)
+        w = min(window or self._default_window(), len(self))
+        return Change(self.name, self.median(w, at="start"), self.median(w, at="end"), w,
+                      len(self))
+
     def relative_decrease(self, window: int | None = None) -> float:
-        """``1 - end/start``, where start and end are medians over ``window`` values at each end
-        (default: a tenth of the run, 1 to 20 values).  0.5 means the series fell by half;
+        """How much the series fell, as a fraction of where it started:
+        ``(start - end) / |start|`` (``1 - end/start`` for a positive start), where start and
+        end are the windowed medians of :meth:`change`.  0.5 means the series fell by half;
         negative means it rose.
 
         Example:
             >>> Series("loss", [4.0, 4.0, 2.0, 1.0]).relative_decrease(window=2)
             0.625
         """
-        if not len(self):
-            return float("nan")
-        w = window or self._default_window()
-        start = self.median(w, at="start")
-        end = self.median(w, at="end")
-        if start == 0:
-            return 0.0 if end == 0 else float("-inf")
-        return 1.0 - end / start
+        return self.change(window).relative_decrease
 
     def ratio(self, window: int | None = None) -> float:
-        """``end/start`` with the same windowed medians as :meth:`relative_decrease`."""
-        return 1.0 - self.relative_decrease(window)
+        """``end/start`` with the same windowed medians as :meth:`change`."""
+        change = self.change(window)
+        if change.start == 0:
+            return 1.0 if change.end == 0 else math.copysign(math.inf, change.end)
+        return change.end / change.start
 
     def slope(self, window: int | None = None) -> float:
         """Least-squares slope per step over the last ``window`` values (all when None)."""
@@ -203,10 +223,119 @@ class Series:
         if not len(self):
             return f"Series({self.name!r}, empty)"
         return (
-            f"Series({self.name!r}, {len(self)} steps: {self.first:.4g} -> {self.last:.4g}, "
+            f"Series({self.name!r}, {len(self)} steps: {self.change().describe()}; "
             f"min {self.min():.4g}, max {self.max():.4g} {self.sparkline(24)})"
         )
 
 
 def _is_f64(values: Any) -> bool:
     return isinstance(values, np.ndarray) and values.dtype == np.float64
+
+
+@dataclass(frozen=True)
+class Change:
+    """How a series changed: the median of its first ``window`` values (``start``) against the
+    median of its last ``window`` (``end``), over ``steps`` recorded values.
+
+    Example:
+        >>> c = Change("loss", start=2.31, end=2.30, window=20, steps=200)
+        >>> c.describe()
+        'median of the first 20 steps 2.31 -> median of the last 20 steps 2.30, a 0.43% decrease'
+        >>> round(c.relative_decrease, 4)
+        0.0043
+    """
+
+    name: str
+    start: float
+    end: float
+    window: int
+    steps: int
+
+    @property
+    def relative_decrease(self) -> float:
+        """``(start - end) / |start|``: positive when the series fell, negative when it rose
+        (``-inf`` when it rose from 0, NaN when either end is not finite)."""
+        if self.start == 0:
+            return 0.0 if self.end == 0 else (-math.inf if self.end > 0 else math.inf)
+        return (self.start - self.end) / abs(self.start)
+
+    @property
+    def direction(self) -> str:
+        """``"decrease"``, ``"increase"``, ``"no change"`` or ``"undefined"`` (NaN/Inf)."""
+        if not (math.isfinite(self.start) and math.isfinite(self.end)):
+            return "undefined"
+        if self.end == self.start:
+            return "no change"
+        return "decrease" if self.end < self.start else "increase"
+
+    def amount(self) -> str:
+        """The change in words: ``"a 43% decrease"``, ``"a 2.1% increase"``, ``"no change"``."""
+        direction = self.direction
+        if direction in ("no change", "undefined"):
+            return direction if direction == "no change" else "change undefined (non-finite)"
+        if self.start == 0:
+            return f"a{'n' if direction == 'increase' else ''} {direction} from 0"
+        percent = abs(self.relative_decrease) * 100
+        if percent >= 10:
+            text = f"{percent:.0f}"
+        elif percent >= 1:
+            text = f"{percent:.1f}"
+        else:
+            text = f"{percent:.2g}"
+        whole = text.split(".")[0]
+        article = "an" if whole.startswith("8") or whole in ("11", "18") else "a"  # an 8%, an 11%
+        return f"{article} {text}% {direction}"
+
+    def endpoints(self) -> tuple[str, str]:
+        """``start`` and ``end`` formatted with enough digits to tell them apart."""
+        return _distinct(self.start, self.end)
+
+    def describe(self) -> str:
+        """The change in one line, naming its definition."""
+        if not self.steps:
+            return "no values recorded"
+        start, end = self.endpoints()
+        if self.window == 1:
+            first, last = "first step", "last step"
+        else:
+            first = f"median of the first {self.window} steps"
+            last = f"median of the last {self.window} steps"
+        return f"{first} {start} -> {last} {end}, {self.amount()}"
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Change:
+        """The change back from :meth:`to_json` (None becomes NaN)."""
+        def value(x: Any) -> float:
+            return math.nan if x is None else float(x)
+
+        return cls(str(data.get("name", "")), value(data.get("start")), value(data.get("end")),
+                   int(data.get("window") or 0), int(data.get("steps") or 0))
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON-ready fields (NaN/Inf become None) and the description."""
+        def clean(x: float) -> float | None:
+            return float(x) if math.isfinite(x) else None
+
+        return {"name": self.name, "start": clean(self.start), "end": clean(self.end),
+                "window": self.window, "steps": self.steps,
+                "relative_decrease": clean(self.relative_decrease),
+                "description": self.describe()}
+
+
+def _fmt(value: float, digits: int) -> str:
+    if not math.isfinite(value):
+        return str(value)
+    text = f"{value:#.{digits}g}"
+    if "e" not in text:
+        text = text.rstrip(".")
+    return text
+
+
+def _distinct(a: float, b: float) -> tuple[str, str]:
+    """Format ``a`` and ``b`` with 3 significant digits, more (up to 7) when they differ but
+    would print the same."""
+    for digits in range(3, 8):
+        left, right = _fmt(a, digits), _fmt(b, digits)
+        if left != right or a == b:
+            break
+    return left, right

@@ -7,7 +7,8 @@ import numpy as np
 _BLOCKS = "▁▂▃▄▅▆▇█"
 
 
-def sparkline(values: np.ndarray | list[float], width: int = 40, log: bool | None = None) -> str:
+def sparkline(values: np.ndarray | list[float], width: int = 40, log: bool | None = None,
+              bounds: tuple[float, float] | None = None) -> str:
     """Downsample ``values`` to at most ``width`` buckets (median per bucket) and draw them.
 
     Non-finite buckets show as ``×``.  ``log`` scales by log10 (default: when the finite,
@@ -39,7 +40,7 @@ def sparkline(values: np.ndarray | list[float], width: int = 40, log: bool | Non
         finite = points[np.isfinite(points)]
     if finite.size == 0:
         return "×" * len(points)
-    lo, hi = float(finite.min()), float(finite.max())
+    lo, hi = (float(finite.min()), float(finite.max())) if bounds is None else bounds
     span = hi - lo
     chars = []
     for p in points:
@@ -48,5 +49,6 @@ def sparkline(values: np.ndarray | list[float], width: int = 40, log: bool | Non
         elif span == 0:
             chars.append(_BLOCKS[len(_BLOCKS) // 2])
         else:
-            chars.append(_BLOCKS[int(round((p - lo) / span * (len(_BLOCKS) - 1)))])
+            level = int(round((p - lo) / span * (len(_BLOCKS) - 1)))
+            chars.append(_BLOCKS[min(len(_BLOCKS) - 1, max(0, level))])
     return "".join(chars)

@@ -59,8 +59,8 @@ def test_report_renders_matrix_panels_and_summary():
         book.add(side("broken", b, spec))
         book.add(side("fixed", f, spec))
     text = render(book, "full", width=120)
-    assert "Broken/fixed pairs x specs" in text and "✔ caught" in text and "✘ missed" in text
+    assert "Broken/fixed pairs" in text and "✔ caught" in text and "test_b (missed)" in text
     assert "MISSED · p (broken) · test_b" in text and "caught · p (broken) · test_a" in text
-    assert "2 spec×pair verdicts: 1 caught, 1 missed" in text
+    assert "1/1 pairs caught, 1/2 verdicts caught (1 missed)" in text
     assert "caught · p" not in render(book, "problems", width=120)
     assert render(book, "off") == ""

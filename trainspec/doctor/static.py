@@ -164,9 +164,7 @@ class LinearModel(StaticCheck):
         weighted = [la for la in view.leaves if type(la).__name__ in WEIGHTED]
         for layer in view.leaves[:-1]:
             kind = type(layer).__name__
-            # activation layers (ReLU, ELU...) are not in LINEAR_LAYERS; others carry a function
-            fn = getattr(layer, "activation", None)
-            act = probes.activation_name(fn) if callable(fn) else None
+            act = probes.layer_activation(layer)
             if act not in (None, "linear") or kind not in LINEAR_LAYERS or kind == "Lambda":
                 return []
         if len(weighted) < 2:

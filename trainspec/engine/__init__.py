@@ -6,7 +6,8 @@ A run passes through these modules, in order:
 - ``memo``: runs already trained in this process (then the disk cache, then training).
 - ``prepare``: seed, build the model, resolve loss/optimizer/metrics, check eagerly on two
   samples, find the probed layers (``probes``); ``identify`` fingerprints the result
-  (hashing in ``fingerprint``); ``prepared`` is the dataclass handed on.
+  (hashing in ``fingerprint``, of user code in ``codehash``); ``prepared`` is the dataclass
+  handed on.
 - ``graphs``: whether a traced loop of an earlier recipe can be shared, and handing it over.
 - ``execute``: the loop called chunk by chunk, validation, callbacks, progress.
 - ``loop`` and ``step``: the traced loop (batch, step, probe recording, histograms) and

@@ -10,13 +10,15 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from trainspec.engine.codehash import warn_uncached
+from trainspec.engine.execute import execute
 from trainspec.engine.memo import (
     known_fingerprint,
     recorded_or_trained,
     remember_fingerprint,
     remembered,
 )
-from trainspec.engine.prepare import prepare
+from trainspec.engine.prepare import prepare, restore
 from trainspec.events import LISTENERS
 from trainspec.recipe import Recipe
 from trainspec.run import Run
@@ -36,8 +38,15 @@ def train(recipe: Recipe) -> Run:
     run = remembered(known_fingerprint(recipe))
     if run is None:
         prepared = prepare(recipe)
-        remember_fingerprint(recipe, prepared.fingerprint)
-        run = recorded_or_trained(prepared)
+        try:
+            if prepared.unreadable:  # code we cannot hash: neither memoised nor cached
+                warn_uncached(recipe.label, prepared.unreadable)
+                run = execute(prepared)
+            else:
+                remember_fingerprint(recipe, prepared.fingerprint)
+                run = recorded_or_trained(prepared)
+        finally:
+            restore(prepared)  # a model trained in place gets its initial variables back
     if run.label != recipe.label:  # the name is not in the fingerprint: a shared run takes
         run = replace(run, label=recipe.label)  # the asking recipe's, whoever trained it first
     for listener in list(LISTENERS):

@@ -17,16 +17,17 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
-from trainspec.constants import DEFAULT_CHUNK_STEPS
+from trainspec.constants import DEFAULT_CHUNK_STEPS, HISTOGRAM_BINS
 from trainspec.engine import graphs
 from trainspec.engine.assemble import assemble, finite_row
-from trainspec.engine.loop import build_eval, build_loop
-from trainspec.engine.messages import first_line, user_frame
+from trainspec.engine.loop import build_eval, build_loop, histograms
 from trainspec.engine.prepared import Prepared
-from trainspec.engine.schedule import batch_indices, histogram_flags
+from trainspec.engine.schedule import batch_indices, histogram_steps
 from trainspec.events import PROGRESS
-from trainspec.exceptions import DataError, RecipeError
+from trainspec.exceptions import TrainspecError
 from trainspec.run import Run
+from trainspec.targets import user_code
+from trainspec.usercode import explain
 
 
 @dataclass
@@ -38,22 +39,18 @@ class Recorded:
     stopped_early_at: int | None = None
 
 
-def run_graph(p: Prepared, fn: Callable[..., Any], *args: Any) -> Any:
-    """Call a traced function of ``p``, turning TensorFlow's errors into trainspec's."""
+def run_graph(p: Prepared, fn: Callable[..., Any], *args: Any, step: str | None = None) -> Any:
+    """Call a traced function of ``p``, turning TensorFlow's errors into trainspec's: the field
+    whose code raised, the step, the user's frames (:func:`trainspec.usercode.explain`)."""
     try:
         return fn(*args)
-    except RecipeError:
+    except TrainspecError:
         raise
-    except tf.errors.OpError as exc:
-        raise DataError(
-            f"TensorFlow could not run a training step: {first_line(exc)}",
-            recipe=p.label,
-        ) from None
-    except (ValueError, TypeError) as exc:
-        raise RecipeError(
-            f"the training step could not be built: {first_line(exc)}{user_frame(exc)}",
-            recipe=p.label,
-        ) from None
+    except tf.errors.OpError as exc:  # raised while the graph ran
+        raise explain(exc, p.recipe, model=p.model, step=step) from exc
+    except Exception as exc:  # raised while the graph was traced, before any step ran
+        raise explain(exc, p.recipe, model=p.model,
+                      step="tracing the training step, before step 0") from exc
 
 
 def val_logs(p: Prepared, values: np.ndarray) -> dict[str, float]:
@@ -76,7 +73,8 @@ def execute(p: Prepared) -> Run:
     """
     started = time.perf_counter()
     p.optimizer.build(p.model.trainable_variables)
-    key = graphs.graph_key(p) if graphs.reuse_enabled() else None
+    # a model trained in place (the user's object) is never kept for graph reuse
+    key = graphs.graph_key(p) if graphs.reuse_enabled() and "restore" not in p.extra else None
     shared = graphs.take(key, p)
     if shared is not None:
         model, loop, evaluate = shared.model, shared.loop, shared.evaluate
@@ -88,7 +86,7 @@ def execute(p: Prepared) -> Run:
     recorded = _train_chunks(p, model, loop, evaluate, val)
     final_val: dict[str, float] = {}
     if evaluate is not None:
-        final_val = val_logs(p, run_graph(p, evaluate, *val).numpy())
+        final_val = val_logs(p, run_graph(p, evaluate, *val, step="the final validation").numpy())
     if key is not None and shared is None:
         fns = [loop] if evaluate is None else [loop, evaluate]
         if graphs.shareable(fns, p.model, p.optimizer):
@@ -99,11 +97,36 @@ def execute(p: Prepared) -> Run:
 
 def _start_callbacks(p: Prepared, model: Any, chunk: int) -> list[Any]:
     callbacks = list(p.recipe.callbacks)
-    for cb in callbacks:
-        cb.set_model(model)
-        cb.set_params({"epochs": -(-p.recipe.steps // chunk), "steps": chunk, "verbose": 0})
-        cb.on_train_begin()
+    with user_code(p, "callbacks", "on_train_begin, before step 0"):
+        for cb in callbacks:
+            cb.set_model(model)
+            cb.set_params({"epochs": -(-p.recipe.steps // chunk), "steps": chunk, "verbose": 0})
+            cb.on_train_begin()
     return callbacks
+
+
+def _pieces(start: int, end: int, snapshots: np.ndarray) -> list[tuple[int, int]]:
+    """``[start, end)`` cut after every histogram step, so each such step ends a loop call."""
+    cuts = [int(s) + 1 for s in snapshots if start <= s < end - 1]
+    bounds = [start, *cuts, end]
+    return list(zip(bounds[:-1], bounds[1:], strict=True))
+
+
+def _run_piece(p: Prepared, model: Any, loop: Callable[..., Any], args: tuple, start: int,
+               stop: int, snapshots: np.ndarray) -> dict[str, np.ndarray]:
+    """The loop's arrays for steps ``[start, stop)``, with the histograms when the last of them
+    is a histogram step and finite."""
+    x, y, idx = args
+    result = run_graph(p, loop, x, y, tf.constant(idx[start:stop]),
+                       step=f"a step from {start} to {stop - 1}")
+    grads = result.pop("grads")
+    part = {k: v.numpy() for k, v in result.items()}
+    n, bins = len(p.layers), HISTOGRAM_BINS
+    part["whist"] = part["ghist"] = np.zeros((0, n, bins, 3), np.float32)
+    if len(part["loss"]) == stop - start and stop - 1 in snapshots and finite_row(part, -1):
+        w, g = histograms(p, list(model.trainable_variables), grads)
+        part["whist"], part["ghist"] = w[None], g[None]
+    return part
 
 
 def _train_chunks(p: Prepared, model: Any, loop: Callable[..., Any],
@@ -113,7 +136,7 @@ def _train_chunks(p: Prepared, model: Any, loop: Callable[..., Any],
     recipe = p.recipe
     x, y = (tf.constant(a) for a in p.train)
     idx = batch_indices(len(p.train[0]), recipe.steps, recipe.batch_size, recipe.seed)
-    flags = histogram_flags(recipe.steps)
+    snapshots = histogram_steps(recipe.steps)
     chunk = recipe.eval_every or min(recipe.steps, DEFAULT_CHUNK_STEPS)
     for callback in PROGRESS:
         callback(p.label, 0, recipe.steps)
@@ -123,25 +146,34 @@ def _train_chunks(p: Prepared, model: Any, loop: Callable[..., Any],
     epoch = 0
     while done < recipe.steps:
         end = min(done + chunk, recipe.steps)
-        result = run_graph(p, loop, x, y, tf.constant(idx[done:end]), tf.constant(flags[done:end]))
-        part = {k: v.numpy() for k, v in result.items()}
-        out.parts.append(part)
-        ran = len(part["loss"])
-        for callback in PROGRESS:
-            callback(p.label, done + ran, recipe.steps)
-        if ran < end - done or not finite_row(part, -1):
-            break  # the loop stopped at a non-finite value
+        first = len(out.parts)
+        stopped = False
+        for start, stop in _pieces(done, end, snapshots):
+            part = _run_piece(p, model, loop, (x, y, idx), start, stop, snapshots)
+            out.parts.append(part)
+            ran = len(part["loss"])
+            for callback in PROGRESS:
+                callback(p.label, start + ran, recipe.steps)
+            if ran < stop - start or not finite_row(part, -1):
+                stopped = True  # the loop stopped at a non-finite value
+                break
+        if stopped:
+            break
         done = end
         if recipe.eval_every and (done % recipe.eval_every == 0 or done == recipe.steps):
-            logs = _epoch_logs(p, part, evaluate, val, done, out)
-            for cb in callbacks:
-                cb.on_epoch_end(epoch, logs)
+            chunk_part = {k: np.concatenate([q[k] for q in out.parts[first:]])
+                          for k in ("loss", "metrics")}
+            logs = _epoch_logs(p, chunk_part, evaluate, val, done, out)
+            with user_code(p, "callbacks", f"on_epoch_end of epoch {epoch}, after step {done - 1}"):
+                for cb in callbacks:
+                    cb.on_epoch_end(epoch, logs)
             epoch += 1
             if getattr(model, "stop_training", False):
                 out.stopped_early_at = done
                 break
-    for cb in callbacks:
-        cb.on_train_end()
+    with user_code(p, "callbacks", "on_train_end"):
+        for cb in callbacks:
+            cb.on_train_end()
     return out
 
 
@@ -152,7 +184,7 @@ def _epoch_logs(p: Prepared, part: dict[str, np.ndarray], evaluate: Callable[...
     logs.update({name: float(np.mean(part["metrics"][:, i]))
                  for i, (name, _) in enumerate(p.metric_fns)})
     if evaluate is not None:
-        values = run_graph(p, evaluate, *val).numpy()
+        values = run_graph(p, evaluate, *val, step=f"the validation after step {done - 1}").numpy()
         out.val_points.append((done - 1, values))
         logs.update(val_logs(p, values))
     return logs

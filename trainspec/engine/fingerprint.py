@@ -1,7 +1,8 @@
 """A recipe's fingerprint: a hash of everything that decides what training records.
 
 Model architecture and initial weights, data, loss, optimizer configuration, steps, batch size,
-seed, metrics, callbacks and custom step.  Two recipes with one fingerprint train identically,
+seed, metrics, callbacks and custom step, and the Python code of every user-defined part
+(:mod:`trainspec.engine.codehash`).  Two recipes with one fingerprint train identically,
 so a run is trained once per session (and, with the disk cache, once per machine).
 """
 
@@ -13,6 +14,8 @@ import json
 from typing import Any
 
 import numpy as np
+
+from trainspec.engine.codehash import code_digest
 
 #: Bump when the engine changes what it records, so old fingerprints no longer match.
 ENGINE_VERSION = "1"
@@ -43,35 +46,21 @@ class Hasher:
 
 
 def callable_identity(fn: Any) -> dict[str, Any]:
-    """What identifies a user function: its name, source, defaults and closed-over values.
+    """What identifies a user function: its name and the hash of its code
+    (:func:`trainspec.engine.codehash.code_digest`: bytecode, defaults, closed-over values and the
+    globals it uses, recursively).
 
     Two lambdas with one source but different closed-over numbers get different identities.
     """
     target = getattr(fn, "__func__", fn)
     ident: dict[str, Any] = {
-        "name": f"{getattr(target, '__module__', '')}.{getattr(target, '__qualname__', repr(type(fn)))}"
+        "name": f"{getattr(target, '__module__', '')}.{getattr(target, '__qualname__', repr(type(fn)))}",
+        "code": code_digest(fn).digest,
     }
-    try:
-        ident["source"] = hashlib.sha256(inspect.getsource(target).encode()).hexdigest()
-    except (OSError, TypeError):
-        code = getattr(target, "__code__", None)
-        ident["source"] = (
-            hashlib.sha256(code.co_code).hexdigest() if code is not None else repr(target)
-        )
-    ident["defaults"] = _plain(getattr(target, "__defaults__", None))
-    cells = getattr(target, "__closure__", None) or ()
-    ident["closure"] = [_plain(_cell(c)) for c in cells]
     if not inspect.isfunction(target) and not inspect.ismethod(target):
         config = getattr(fn, "get_config", None)
         ident["config"] = _plain(config()) if callable(config) else _plain(vars(fn))
     return ident
-
-
-def _cell(cell: Any) -> Any:
-    try:
-        return cell.cell_contents
-    except ValueError:  # empty cell
-        return None
 
 
 def _plain(value: Any, depth: int = 0) -> Any:
@@ -106,4 +95,4 @@ def identity(value: Any) -> Any:
         return value
     if inspect.isfunction(value) or inspect.ismethod(value):
         return callable_identity(value)
-    return _plain(value)
+    return {"value": _plain(value), "code": code_digest(value).digest}

@@ -4,8 +4,9 @@ runs by.
 In: a ``Prepared`` (model built, loss and optimizer resolved, data converted).  Out: 32 hex
 characters.  What goes into the hash (architecture with layer names replaced by position,
 initial weights, data, loss, optimizer config, steps, batch size, seed, evaluation interval,
-metrics, callbacks, custom step) is listed in ``fingerprint_of``; the hashing itself
-(``Hasher``, ``identity``) is in ``fingerprint.py``.
+metrics, callbacks, custom step, the Python code of user-defined parts) is listed in
+``fingerprint_of``; the hashing itself (``Hasher``, ``identity``) is in ``fingerprint.py``, the
+hashing of code in ``codehash.py``.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from trainspec.engine import probes
+from trainspec.engine.codehash import code_digest
 from trainspec.engine.fingerprint import ENGINE_VERSION, Hasher, identity
 from trainspec.engine.prepared import Prepared
 
@@ -58,11 +60,19 @@ def fingerprint_of(p: Prepared) -> str:
         h.add("val_x", p.val[0])
         h.add("val_y", p.val[1])
     h.add("loss", identity(r.loss) if r.loss is not None else p.loss_name)
-    h.add("optimizer", identity(p.optimizer.get_config()))
+    # without Keras' automatic name (sgd, sgd_1...): it depends on creation order, not the recipe
+    h.add("optimizer", identity({k: v for k, v in p.optimizer.get_config().items() if k != "name"}))
     h.add("optimizer_class", type(p.optimizer).__name__)
     for name in ("steps", "batch_size", "seed", "eval_every"):
         h.add(name, getattr(r, name))
     h.add("metrics", [identity(m) for m in r.metrics])
     h.add("callbacks", [identity(c) for c in r.callbacks])
     h.add("train_step", identity(r.train_step) if r.train_step is not None else None)
+    # the Python code of user-defined layers, models, functions and callbacks (config and
+    # weights do not show what a custom call() computes); what cannot be read is noted in p
+    layers = list(p.model._flatten_layers(include_self=True, recursive=True))
+    code = code_digest(*layers, p.loss_fn, [fn for _, fn in p.metric_fns], p.optimizer,
+                       r.train_step, list(r.callbacks), layers=layers)
+    h.add("code", code.digest)
+    p.unreadable = code.unreadable
     return h.hexdigest()[:32]

@@ -1,12 +1,13 @@
 """Stage 2, the traced loop: every step of a chunk in one ``tf.function``, every probe recorded.
 
-In: a ``Prepared``.  Out: ``build_loop(p)``, a ``tf.function`` of ``(x, y, idx, hist_flags)``
-(the training arrays, one row of sample indices per step, and which steps take histograms)
-returning one array per probe with one row per step it ran: ``loss``, ``metrics``, ``grad``,
-``weight``, ``ratio`` (per layer), ``act`` (per activation: dead, saturated, mean, std) and the
-``whist``/``ghist`` snapshots.  The loop stops after the first step with a non-finite value
-(that row is recorded, for ``assemble`` to name the culprit).  ``build_eval(p)`` is the
-validation pass, also one ``tf.function``.
+In: a ``Prepared``.  Out: ``build_loop(p)``, a ``tf.function`` of ``(x, y, idx)`` (the
+training arrays and one row of sample indices per step) returning one array per probe with one
+row per step it ran: ``loss``, ``metrics``, ``grad``, ``weight``, ``ratio`` (per layer), ``act``
+(per activation: dead, saturated, mean, std), and ``grads``, the gradients of its last step.
+The loop stops after the first step with a non-finite value (that row is recorded, for
+``assemble`` to name the culprit).  ``histograms`` takes the weight and gradient histograms
+eagerly after a call that ended on a histogram step (a handful per run: tracing them into every
+step's graph doubled its size).  ``build_eval(p)`` is the validation pass, one ``tf.function``.
 
 The steps loop over ``tf.while_loop`` with results in ``TensorArray``s; Python only regains
 control between chunks (for validation, Keras callbacks and progress).  XLA stays off: with op
@@ -15,9 +16,11 @@ determinism it is far slower on CPU.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
 import tensorflow as tf
 
 from trainspec.constants import HISTOGRAM_BINS
@@ -28,8 +31,8 @@ from trainspec.engine.step import make_step, mean_loss, regularization
 #: Validation samples per batch of the evaluation loop.
 EVAL_BATCH = 1024
 
-#: Keys of the arrays the loop returns, in the order of its TensorArrays.
-KEYS = ("loss", "metrics", "grad", "weight", "ratio", "act", "whist", "ghist")
+#: Keys of the per-step arrays the loop returns, in the order of its TensorArrays.
+KEYS = ("loss", "metrics", "grad", "weight", "ratio", "act")
 
 _traces = 0
 
@@ -51,28 +54,32 @@ def _layer_vars(tensors: list, lp: probes.LayerProbe) -> list:
     return [tensors[j] for j in lp.var_idx]
 
 
+def weight_norms(p: Prepared, values: list) -> Any:
+    """Per-layer L2 norms of the trainable variables' ``values``, ``(n_layers,)``."""
+    return tf.stack([probes.group_norm(_layer_vars(values, lp)) for lp in p.layers])
+
+
 def record_probes(p: Prepared, yb: Any, y_pred: Any, acts: list, grads: list, before: list,
                   after: list) -> dict[str, Any]:
-    """One step's probe values: metric means, per-layer gradient and weight norms, the norms of
-    the update and of the weights before it (their ratio is the update ratio), activation
-    statistics.  ``before``/``after`` are the trainable variables read around the update."""
+    """One step's probe values: metric means, per-layer gradient and weight norms, the norm of
+    the update, activation statistics.  ``before``/``after`` are the trainable variables read
+    around the update; the weight norms before it are the previous step's ``weight`` (carried
+    by the loop, not computed twice)."""
     metrics = [tf.reduce_mean(tf.cast(fn(yb, y_pred), tf.float32)) for _, fn in p.metric_fns]
     gvec = tf.stack([probes.group_norm(_layer_vars(grads, lp)) for lp in p.layers])
-    wvec = tf.stack([probes.group_norm(_layer_vars(after, lp)) for lp in p.layers])
+    wvec = weight_norms(p, after)
     moved = tf.stack([
         probes.group_norm(
             [a - b for a, b in zip(_layer_vars(after, lp), _layer_vars(before, lp), strict=True)]
         )
         for lp in p.layers
     ])
-    base = tf.stack([probes.group_norm(_layer_vars(before, lp)) for lp in p.layers])
     act_stats = [probes.activation_stats(a, ap.kind) for a, ap in zip(acts, p.acts, strict=False)]
     return {
         "metrics": tf.stack(metrics) if metrics else tf.zeros([0]),
         "grad": gvec,
         "weight": wvec,
         "moved": moved,
-        "base": base,
         "act": tf.stack(act_stats) if act_stats else tf.zeros([0, 4]),
     }
 
@@ -86,20 +93,44 @@ def all_finite(loss: Any, row: dict[str, Any]) -> Any:
     return tf.reduce_all(tf.math.is_finite(checked))
 
 
-def histogram_snapshot(p: Prepared, after: list, grads: list) -> tuple[Any, Any]:
-    """Per-layer weight and gradient histograms, ``(n_layers, HISTOGRAM_BINS, 3)`` each."""
-    w = tf.stack([probes.histogram(_layer_vars(after, lp), HISTOGRAM_BINS) for lp in p.layers])
-    g = tf.stack([probes.histogram(_layer_vars(grads, lp), HISTOGRAM_BINS) for lp in p.layers])
-    return w, g
+@functools.cache
+def _histogram_of() -> Callable[[Any], Any]:
+    """One traced histogram of a flat float32 vector, shared by every layer and run of the
+    process (traced once, not once per recipe)."""
+    return tf.function(
+        lambda values: probes.histogram([values], HISTOGRAM_BINS),
+        input_signature=[tf.TensorSpec([None], tf.float32)], autograph=False, jit_compile=False,
+    )
+
+
+def histograms(p: Prepared, variables: list, grads: list) -> tuple[np.ndarray, np.ndarray]:
+    """Per-layer weight and gradient histograms, ``(n_layers, HISTOGRAM_BINS, 3)`` each, of the
+    trainable ``variables`` and one step's ``grads``.
+
+    Example:
+        >>> w, g = histograms(p, p.model.trainable_variables, grads)   # doctest: +SKIP
+        >>> w.shape
+        (3, 30, 3)
+    """
+    histogram = _histogram_of()
+
+    def per_layer(tensors: list) -> np.ndarray:
+        return np.stack([
+            histogram(tf.concat([tf.reshape(tf.cast(t, tf.float32), [-1])
+                                 for t in _layer_vars(tensors, lp)], axis=0)).numpy()
+            for lp in p.layers
+        ])
+
+    return per_layer(list(variables)), per_layer(list(grads))
 
 
 def _make_body(p: Prepared) -> Callable[..., tuple]:
-    """The ``tf.while_loop`` body: gather a batch, step, record the probes, maybe histograms."""
+    """The ``tf.while_loop`` body: gather a batch, step, record the probes."""
     variables = list(p.model.trainable_variables)
     step = make_step(p)
 
-    def body(x: Any, y: Any, idx: Any, hist_flags: Any, i: Any, ok: Any, h: Any, tas: tuple):
-        loss_ta, metric_ta, grad_ta, weight_ta, ratio_ta, act_ta, whist_ta, ghist_ta = tas
+    def body(x: Any, y: Any, idx: Any, i: Any, ok: Any, base: Any, last: tuple, tas: tuple):
+        loss_ta, metric_ta, grad_ta, weight_ta, ratio_ta, act_ta = tas
         xb = tf.gather(x, idx[i])
         yb = tf.gather(y, idx[i])
         before = [tf.identity(v) for v in variables]
@@ -107,25 +138,19 @@ def _make_body(p: Prepared) -> Callable[..., tuple]:
         after = [tf.identity(v) for v in variables]  # read after the update (program order)
         row = record_probes(p, yb, y_pred, acts, grads, before, after)
         finite = all_finite(loss, row)
-
-        def snapshot() -> tuple:
-            w, g = histogram_snapshot(p, after, grads)
-            return whist_ta.write(h, w), ghist_ta.write(h, g), h + 1
-
-        whist_ta, ghist_ta, h = tf.cond(
-            tf.logical_and(hist_flags[i], finite), snapshot, lambda: (whist_ta, ghist_ta, h)
-        )
         tas = (
             loss_ta.write(i, loss),
             metric_ta.write(i, row["metrics"]),
             grad_ta.write(i, row["grad"]),
             weight_ta.write(i, row["weight"]),
-            ratio_ta.write(i, row["moved"] / tf.maximum(row["base"], 1e-12)),
+            ratio_ta.write(i, row["moved"] / tf.maximum(base, 1e-12)),
             act_ta.write(i, row["act"]),
-            whist_ta,
-            ghist_ta,
         )
-        return i + 1, finite, h, tas
+        # dense, in the variables' dtype, so every step's gradients fit the loop variable
+        grads = tuple(
+            tf.cast(tf.convert_to_tensor(g), v.dtype) for g, v in zip(grads, variables, strict=True)
+        )
+        return i + 1, finite, row["weight"], grads, tas
 
     return body
 
@@ -134,12 +159,13 @@ def build_loop(p: Prepared) -> Callable[..., dict[str, Any]]:
     """The traced training loop of ``p`` (traced on its first call).
 
     Example:
-        >>> out = build_loop(p)(x, y, idx, flags)            # doctest: +SKIP
+        >>> out = build_loop(p)(x, y, idx)                   # doctest: +SKIP
         >>> out["grad"].shape                                 # (steps, layers)
         TensorShape([20, 3])
     """
     n_layers, n_acts, n_metrics = len(p.layers), len(p.acts), len(p.metric_fns)
     x, y = p.train
+    variables = list(p.model.trainable_variables)
     body = _make_body(p)
 
     # autograph=False: the loop is written with tf.while_loop/tf.cond directly, which traces in
@@ -151,10 +177,9 @@ def build_loop(p: Prepared) -> Callable[..., dict[str, Any]]:
             tf.TensorSpec([None, *x.shape[1:]], tf.float32),
             tf.TensorSpec([None, *y.shape[1:]], tf.as_dtype(y.dtype)),
             tf.TensorSpec([None, None], tf.int32),
-            tf.TensorSpec([None], tf.bool),
         ],
     )
-    def loop(x: Any, y: Any, idx: Any, hist_flags: Any) -> dict[str, Any]:
+    def loop(x: Any, y: Any, idx: Any) -> dict[str, Any]:
         global _traces
         _traces += 1
         def ta(shape: list[int]) -> Any:
@@ -162,15 +187,19 @@ def build_loop(p: Prepared) -> Callable[..., dict[str, Any]]:
 
         tas = (
             ta([]), ta([n_metrics]), ta([n_layers]), ta([n_layers]), ta([n_layers]),
-            ta([n_acts, 4]), ta([n_layers, HISTOGRAM_BINS, 3]), ta([n_layers, HISTOGRAM_BINS, 3]),
+            ta([n_acts, 4]),
         )
         n = tf.shape(idx)[0]
-        _, _, _, tas = tf.while_loop(
-            lambda i, ok, h, tas: tf.logical_and(i < n, ok),
-            lambda i, ok, h, tas: body(x, y, idx, hist_flags, i, ok, h, tas),
-            (tf.constant(0), tf.constant(True), tf.constant(0), tas),
+        no_grads = tuple(tf.zeros_like(v) for v in variables)
+        base = weight_norms(p, [tf.identity(v) for v in variables])
+        _, _, _, last, tas = tf.while_loop(
+            lambda i, ok, base, last, tas: tf.logical_and(i < n, ok),
+            lambda i, ok, base, last, tas: body(x, y, idx, i, ok, base, last, tas),
+            (tf.constant(0), tf.constant(True), base, no_grads, tas),
         )
-        return {key: t.stack() for key, t in zip(KEYS, tas, strict=False)}
+        out = {key: t.stack() for key, t in zip(KEYS, tas, strict=True)}
+        out["grads"] = list(last)
+        return out
 
     return loop
 

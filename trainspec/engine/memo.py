@@ -11,6 +11,7 @@ from __future__ import annotations
 import keras
 import numpy as np
 
+from trainspec.engine.codehash import code_digest
 from trainspec.engine.execute import execute
 from trainspec.engine.fingerprint import Hasher
 from trainspec.engine.prepared import Prepared
@@ -58,6 +59,9 @@ def _data_digest(recipe: Recipe) -> str | None:
     for name, part in (("data", recipe.data), ("validation_data", recipe.validation_data)):
         for i, array in enumerate(part or ()):
             h.add(f"{name}{i}", np.asarray(array))
+    # the builder's code and what it uses (classes, globals), which may change in place
+    h.add("code", code_digest(recipe.model, recipe.loss, list(recipe.metrics),
+                              recipe.train_step, list(recipe.callbacks)).digest)
     return h.hexdigest()
 
 

@@ -23,6 +23,8 @@ from trainspec.engine.messages import first_line, user_frame
 from trainspec.engine.prepared import Prepared
 from trainspec.exceptions import BuildError, DataError, RecipeError
 from trainspec.recipe import Recipe
+from trainspec.targets import check_targets, loss_hint
+from trainspec.usercode import UserCodeError, explain
 
 
 def seed_everything(seed: int) -> None:
@@ -57,13 +59,10 @@ def build_model(recipe: Recipe) -> Any:
                 model.set_weights(source.get_weights())
             else:
                 model = keras.models.clone_model(source)
-        except Exception as exc:
-            raise BuildError(
-                f"could not copy the model {source.name!r} ({first_line(exc)}); pass a "
-                "zero-argument function that builds it instead",
-                field="model",
-                recipe=recipe.label,
-            ) from None
+        except Exception:
+            # a subclassed model, a config-less custom layer, a Lambda: Keras cannot copy it, so
+            # the run trains the user's object and `restore` puts its variables back after
+            return source
         return model
     try:
         model = source()
@@ -220,6 +219,17 @@ def _describe_shape(shape: Any) -> str:
     return "(" + ", ".join("None" if d is None else str(d) for d in shape) + ")"
 
 
+def restore(p: Prepared) -> None:
+    """Give a model trained in place (the user's object, when Keras could not copy it) back its
+    variables as they were before the run: what the user passed is never changed."""
+    saved = p.extra.pop("restore", None)
+    if saved is None:
+        return
+    for variable, value in saved:
+        variable.assign(value)
+    p.model.stop_training = False
+
+
 def precheck(p: Prepared) -> None:
     """Run the model and loss eagerly on two samples, so shape and label mistakes surface as
     short messages naming the field, not as errors from inside the traced graph."""
@@ -229,6 +239,9 @@ def precheck(p: Prepared) -> None:
     try:
         y_pred = model(xb, training=False)
     except Exception as exc:
+        blamed = explain(exc, recipe, model=model, step="the first forward pass")
+        if isinstance(blamed, UserCodeError):  # a Lambda or custom layer raised, not the data
+            raise blamed from exc
         expected = ""
         try:
             expected = f"; the model expects inputs of shape {_describe_shape(model.input_shape)}"
@@ -262,15 +275,20 @@ def precheck(p: Prepared) -> None:
                 field="data",
                 recipe=recipe.label,
             )
+    check_targets(p, y_pred)
     if p.loss_fn is not None:
         try:
             value = p.loss_fn(tf.constant(y[:2]), y_pred)
             tf.reduce_mean(value)
         except Exception as exc:
+            blamed = explain(exc, recipe, model=model, step="the first loss evaluation")
+            if isinstance(blamed, UserCodeError):
+                raise blamed from exc
             raise DataError(
                 f"the loss {p.loss_name!r} cannot compare targets of per-sample shape "
                 f"{_describe_shape(y.shape[1:])} with model outputs of shape "
-                f"{_describe_shape(y_pred.shape[1:])}: {first_line(exc)}",
+                f"{_describe_shape(y_pred.shape[1:])}: {first_line(exc)}"
+                f"{loss_hint(p.loss_name, y, y_pred)}",
                 field="data",
                 recipe=recipe.label,
             ) from None
@@ -318,7 +336,9 @@ def prepare(recipe: Recipe) -> Prepared:
         output_activation=None,
         n_classes=None,
     )
-    precheck(p)
+    precheck(p)  # builds an unbuilt model: its variables exist from here on
+    if model is recipe.model:  # the user's own object: remember every variable to restore it
+        p.extra["restore"] = [(v, np.array(v.numpy())) for v in model.variables]
     out_dim = model.outputs[0].shape[-1] if getattr(model, "outputs", None) else None
     if out_dim is None:
         out_dim = int(model(tf.constant(train_xy[0][:1]), training=False).shape[-1])

@@ -42,4 +42,5 @@ class Prepared:
     output_activation: str | None
     n_classes: int | None
     fingerprint: str = ""
+    unreadable: list[str] = field(default_factory=list)  # code the fingerprint cannot cover
     extra: dict[str, Any] = field(default_factory=dict)

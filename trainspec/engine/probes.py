@@ -97,8 +97,13 @@ def trainable_layers(model: Any) -> list[LayerProbe]:
     return probes
 
 
-def _layer_activation(layer: Any) -> str | None:
-    """The activation a layer applies to its output, or None when it applies none."""
+def layer_activation(layer: Any) -> str | None:
+    """The activation a layer applies to its output, or None when it applies none.
+
+    Example:
+        >>> layer_activation(keras.layers.Dense(4, activation="relu"))  # doctest: +SKIP
+        'relu'
+    """
     if isinstance(layer, keras.layers.ReLU):
         slope = float(getattr(layer, "negative_slope", 0.0) or 0.0)
         return "relu" if slope == 0.0 else "leaky_relu"
@@ -121,7 +126,7 @@ def activation_layers(model: Any) -> list[ActivationProbe]:
     """Top-level layers of a functional/Sequential model whose output is an activation."""
     probes = []
     for index, layer in enumerate(model.layers):
-        name = _layer_activation(layer)
+        name = layer_activation(layer)
         if name is not None:
             probes.append(ActivationProbe(layer, index, layer.name, kind_of(name), name))
     return probes
@@ -131,7 +136,7 @@ def output_activation(model: Any) -> str | None:
     """The activation applied by the model's last layer (``"softmax"``, ``"sigmoid"``...)."""
     layers = leaf_layers(model)
     for layer in reversed(layers):
-        name = _layer_activation(layer)
+        name = layer_activation(layer)
         if name is not None:
             return name
         if layer.trainable_variables:

@@ -36,9 +36,3 @@ def histogram_steps(steps: int) -> np.ndarray:
     """
     return np.unique(np.linspace(0, steps - 1, HISTOGRAM_SNAPSHOTS).round().astype(np.int64))
 
-
-def histogram_flags(steps: int) -> np.ndarray:
-    """One bool per step, True at the ``histogram_steps``."""
-    flags = np.zeros(steps, dtype=bool)
-    flags[histogram_steps(steps)] = True
-    return flags

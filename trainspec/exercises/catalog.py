@@ -3,7 +3,7 @@
 Each is an :class:`~trainspec.exercises.Exercise` built from two files of package data,
 ``course/start/<name>.py`` (the broken model, which the student edits) and
 ``course/solution/<name>.py`` (the fix).  They train exactly what the curriculum's pairs in
-``examples/`` train: ``tests/exercises/test_catalog.py`` compares every start and solution
+``examples/`` train: ``tests/exercises/test_exercise_catalog.py`` compares every start and solution
 with its pair (``Exercise.drift``), so a change to one side fails the test suite until the
 other follows.  (The exercises cannot import ``examples``: that package is not installed.)
 """
@@ -59,7 +59,7 @@ _DEFINITIONS: list[dict] = [
         cause="sigmoid in all 5 hidden layers: the first layers receive almost no gradient",
         fix="ReLU activations",
         change="the activation function of the hidden layers",
-        specs=[checks.test_loss_halves, checks.test_gradients_reach_first_layer,
+        specs=[checks.test_gradients_reach_first_layer, checks.test_loss_halves,
                checks.test_accuracy_above_chance],
         hints=[
             "The loss hardly moves. Compare the gradient that reaches the first hidden layer "
@@ -79,8 +79,8 @@ _DEFINITIONS: list[dict] = [
         cause="weights uniform in [-0.01, 0.0] on non-negative pixels: every ReLU starts dead",
         fix="weights uniform in [-0.01, +0.01]",
         change="how the hidden layers' weights are initialised",
-        specs=[checks.test_loss_halves, checks.test_gradients_reach_first_layer,
-               checks.test_no_dead_units, checks.test_accuracy_above_chance],
+        specs=[checks.test_no_dead_units, checks.test_gradients_reach_first_layer,
+               checks.test_loss_halves, checks.test_accuracy_above_chance],
         hints=[
             "The hidden layers receive no gradient at all. What does a ReLU output, and pass "
             "back, when its input is negative?",
@@ -98,7 +98,7 @@ _DEFINITIONS: list[dict] = [
         cause="noise of std 8 on [0, 1] pixels: the images no longer show digits",
         fix="train on the images without the added noise",
         change="the training data the recipe uses (the held-out digits stay clean)",
-        specs=[checks.test_loss_halves, checks.test_generalises_to_clean_images],
+        specs=[checks.test_generalises_to_clean_images, checks.test_loss_halves],
         hints=[
             "Accuracy on the clean held-out digits stays at chance. Look at what the model "
             "trains on: could you read a digit in those images?",
@@ -115,7 +115,7 @@ _DEFINITIONS: list[dict] = [
         cause="softmax output passed to sparse_softmax_cross_entropy_with_logits",
         fix="no softmax on the last layer: output logits",
         change="the model's last layer (the training step is right as it is)",
-        specs=[checks.test_loss_halves, checks.test_loss_goes_below_the_double_softmax_floor],
+        specs=[checks.test_loss_goes_below_the_double_softmax_floor, checks.test_loss_halves],
         hints=[
             "The loss falls a little, then stalls above 1.46. Read the warning in the "
             "documentation of tf.nn.sparse_softmax_cross_entropy_with_logits.",
@@ -132,7 +132,7 @@ _DEFINITIONS: list[dict] = [
         cause="10 sigmoid layers: the first layers receive almost no gradient",
         fix="ReLU activations with He initialisation",
         change="the hidden layers' activation function and weight initialiser",
-        specs=[checks.test_loss_halves, checks.test_gradients_reach_first_layer,
+        specs=[checks.test_gradients_reach_first_layer, checks.test_loss_halves,
                checks.test_accuracy_above_chance],
         hints=[
             "The loss hardly moves, and the first layers' gradients are orders of magnitude "
@@ -188,7 +188,7 @@ _DEFINITIONS: list[dict] = [
         cause="glorot_normal under ReLU in 12 layers: the signal shrinks through depth",
         fix="he_normal for the ReLU layers",
         change="the hidden layers' weight initialiser (keep the ReLU activations)",
-        specs=[checks.test_accuracy_above_chance, checks.test_signal_survives_depth],
+        specs=[checks.test_signal_survives_depth, checks.test_accuracy_above_chance],
         hints=[
             "Before training, the last hidden layer's activations are a tiny fraction of the "
             "first's. What happens to the signal's scale at each layer?",

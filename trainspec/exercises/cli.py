@@ -7,6 +7,7 @@ from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -52,16 +53,17 @@ def run(args: argparse.Namespace, console: Console) -> int:
 
 
 def table(exercises: list) -> Table:
-    """The exercises as a table: number, module, task, where in the course, specs, points."""
+    """The exercises as a table: number, module, task and where in the course, points."""
     out = Table(title="trainspec exercises", title_justify="left")
     out.add_column("#", justify="right")
     out.add_column("module", style="bold", no_wrap=True)
-    out.add_column("task")
-    out.add_column("course", style="dim")
-    out.add_column("specs", justify="right")
+    out.add_column("task", ratio=1)
     out.add_column("points", justify="right")
     for i, e in enumerate(exercises, start=1):
         points = e.points * len(e.specs)
-        out.add_row(str(i), f"{e.name}.py", e.title or e.name, e.lesson, str(len(e.specs)),
-                    f"{points:g}")
+        task = Text(e.title or e.name)
+        if e.lesson:
+            task.append(f"\n{e.lesson}", style="dim")
+        n = len(e.specs)
+        out.add_row(str(i), f"{e.name}.py", task, f"{points:g} ({n} spec{'s' if n != 1 else ''})")
     return out

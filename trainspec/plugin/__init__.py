@@ -11,8 +11,10 @@ from typing import Any
 import pytest
 
 from trainspec.environment import environment
-from trainspec.exceptions import TrainspecError
+from trainspec.exceptions import SpecError, TrainspecError
 from trainspec.pairs import MARKER, Target, targets_of
+from trainspec.plugin.baselines import baseline  # noqa: F401  (the fixture)
+from trainspec.plugin.baselines import register as register_baselines
 from trainspec.plugin.keys import STUDENT_KEY, TARGET_KEY
 from trainspec.plugin.options import CACHE_MODES, PROGRESS_MODES, REPORT_MODES, add_options, choice, option
 from trainspec.plugin.session import SessionHooks, XdistHooks
@@ -49,12 +51,30 @@ def pytest_configure(config: pytest.Config) -> None:
 
         configure_mutation(config, option(config, "trainspec_mutate_operators"),
                            option(config, "trainspec_mutate_max"))
+    register_baselines(config)
     _configure_student(config)
+    from trainspec.plugin import declarations
+    from trainspec.plugin.paths import add_rootdir
+
+    add_rootdir(config)  # specs can import the user's modules under plain `pytest specs/`
+    config.pluginmanager.register(declarations, "trainspec-declarations")
     hooks = SessionHooks(config, _run_cache(config))
     config.pluginmanager.register(hooks, "trainspec-session")
+    if getattr(config.option, "xmlpath", None) and not hasattr(config, "workerinput"):
+        from trainspec.plugin.junit import JUnitProperties
+
+        junit = JUnitProperties(config, hooks.book)
+        hooks.listeners.append(junit.on_result)
+        config.pluginmanager.register(junit, "trainspec-junit")
     if config.pluginmanager.hasplugin("xdist"):
         _default_to_loadgroup(config)
         config.pluginmanager.register(XdistHooks(hooks), "trainspec-xdist")
+        from trainspec.plugin.crash import CrashHooks
+
+        config.pluginmanager.register(CrashHooks(config), "trainspec-xdist-crash")
+    from trainspec.plugin.timeout import install as install_timeout
+
+    install_timeout(config, option(config, "trainspec_timeout"))
     logdir = option(config, "trainspec_tensorboard")
     if logdir:
         from trainspec.plugin.tensorboard import TensorBoardHook
@@ -62,6 +82,19 @@ def pytest_configure(config: pytest.Config) -> None:
         config.pluginmanager.register(
             TensorBoardHook(config.invocation_params.dir / logdir), "trainspec-tensorboard"
         )
+    uri = option(config, "trainspec_mlflow")
+    if uri:
+        _register_mlflow(config, uri)
+
+
+def _register_mlflow(config: pytest.Config, uri: str) -> None:
+    """``--trainspec-mlflow``: MLflow is checked here, imported when the first run is logged."""
+    from trainspec.plugin.mlflow import MlflowHook, require_mlflow, tracking_uri
+
+    require_mlflow()
+    config.pluginmanager.register(
+        MlflowHook(config, tracking_uri(str(uri), config.invocation_params.dir)), "trainspec-mlflow"
+    )
 
 
 def _configure_student(config: pytest.Config) -> None:
@@ -140,12 +173,18 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if marker is None:
         return
     if "run" not in metafunc.fixturenames:
-        raise pytest.UsageError(
-            f"{metafunc.definition.nodeid}: a spec applied to pairs or recipes must take a "
-            "`run` argument"
+        # errors this spec only (trainspec.plugin.declarations), the others still run
+        raise SpecError(
+            f"{metafunc.definition.name} is applied to pairs or recipes but does not take a "
+            f"`run` argument: write def {metafunc.definition.name}(run): ..."
         )
     xdist = metafunc.config.pluginmanager.hasplugin("xdist")
     targets = targets_of(marker.args)
+    if not targets:
+        raise SpecError(f"{metafunc.definition.name} is applied to nothing: it would test nothing")
+    from trainspec.plugin.declarations import check_names
+
+    check_names(metafunc.config, metafunc.definition.nodeid, marker.args)
     if option(metafunc.config, "trainspec_mutate"):
         from trainspec.plugin.mutation import SELECTION_KEY, mutant_targets
 
@@ -205,7 +244,14 @@ def run(request: pytest.FixtureRequest) -> Any:
         target = Target("recipe", recipe.label, "recipe", recipe)
     request.node.stash[TARGET_KEY] = target
     from trainspec import train
+    from trainspec.environment import import_tensorflow_quietly
+
+    import_tensorflow_quietly()
 
     return train(target.recipe())
 
 
+def pytest_unconfigure(config: pytest.Config) -> None:
+    from trainspec.plugin.paths import remove_rootdir
+
+    remove_rootdir(config)

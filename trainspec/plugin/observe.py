@@ -49,24 +49,57 @@ def message_of(excinfo: pytest.ExceptionInfo[BaseException] | None) -> str | Non
     return f"{type(exc).__name__}: {exc}"
 
 
-def _findings(run: Any, target: Target | None) -> list[dict[str, Any]]:
-    """The doctor's findings on ``run``, the primary cause first; with the target's recipe, so
-    the static checks (output activation vs loss, preprocessing...) are shown too."""
+def _findings(run: Any, target: Target | None) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+    """The doctor's findings on ``run``, the primary cause first, and the primary one; with the
+    target's recipe, so the static checks (output activation vs loss, preprocessing...) are shown
+    too."""
     try:
         from trainspec.doctor import diagnose
     except ImportError:
-        return []
+        return [], None
     try:
         recipe = target.recipe() if target is not None else None
     except Exception:  # the spec's own error says why the recipe cannot be built
         recipe = None
     try:
-        return [finding.to_json() for finding in diagnose(run, recipe).findings]
+        diagnosis = diagnose(run, recipe)
+        findings = list(diagnosis.findings)
+        primary = getattr(diagnosis, "primary", None) or (findings[0] if findings else None)
+        return [f.to_json() for f in findings], primary.to_json() if primary else None
     except Exception:  # a diagnosis must never hide the spec's own result
-        return []
+        return [], None
+
+
+#: Points per curve carried to the report (loss) and the HTML charts (every curve).
+_LOSS_POINTS = 200
+_CHART_POINTS = 100
+
+
+def curves_of(run: Any) -> dict[str, dict[str, Any]]:
+    """The run's curves for reports: loss, metrics, validation history and every layer's
+    gradient norm, each downsampled (``points``), with its first and last step and its
+    :meth:`~trainspec.Series.change`."""
+    from trainspec.expect import curve_points
+
+    series = [("loss", run.loss, _LOSS_POINTS)]
+    series += [(name, s, _CHART_POINTS) for name, s in run.metrics.items()]
+    series += [(name, s, _CHART_POINTS) for name, s in run.val_history.items()]
+    series += [(f"grad_norm/{layer.name}", layer.grad_norm, _CHART_POINTS)
+               for layer in run.layers.list()]
+    out: dict[str, dict[str, Any]] = {}
+    for name, s, points in series:
+        if not len(s):
+            continue
+        out[name] = {"points": curve_points(s, points),
+                     "steps": [int(s.steps[0]), int(s.steps[-1])],
+                     "change": s.change().to_json()}
+    return out
 
 
 def _run_entry(run: Any) -> dict[str, Any]:
+    from trainspec.baseline import series_of
+
+    series = series_of(run, "all")
     return {
         "label": run.label,
         "seed": run.seed,
@@ -74,6 +107,11 @@ def _run_entry(run: Any) -> dict[str, Any]:
         "wall_time": run.wall_time,
         "from_cache": run.from_cache,
         "summary": run.summary(),
+        # every recorded step of loss, metrics, per-layer gradient norms and validation, for
+        # ``trainspec diff`` (steps listed for the validation series only: the others are 0..n-1)
+        "series": {name: values.tolist() for name, (_, values) in series.items()},
+        "series_steps": {name: steps.tolist() for name, (steps, _) in series.items()
+                         if name.startswith("val:")},
     }
 
 
@@ -95,11 +133,16 @@ def build_result(item: pytest.Item, excinfo: pytest.ExceptionInfo[BaseException]
         message=message_of(excinfo),
         details=getattr(excinfo.value, "details", None) if excinfo else None,
         duration=duration,
+        # a spec takes a run, or trains runs itself (comparisons across a sweep's points)
+        uses_run=target is not None or "run" in getattr(item, "fixturenames", ()) or bool(runs),
     )
+    path, line, _ = item.location
+    result.file, result.line = path, (line + 1 if line is not None else None)
     owner = target.owner if target else None
     if owner is not None and target is not None and target.kind == "pair":
         result.cause = owner.cause or None
         result.fix = owner.fix or None
+        result.alias = getattr(owner, "alias", None) or None
     if runs:
         primary = runs[0]
         result.seed = primary.seed
@@ -108,12 +151,14 @@ def build_result(item: pytest.Item, excinfo: pytest.ExceptionInfo[BaseException]
         result.from_cache = primary.from_cache
         result.fingerprint = primary.fingerprint
         result.label = primary.label
-        result.loss_curve = curve_points(primary.loss)
+        result.curves = curves_of(primary)
+        result.loss_curve = result.curves.get("loss", {}).get("points") or curve_points(
+            primary.loss)
         result.runs = [_run_entry(r) for r in runs]
         if outcome in (Outcome.FAILED, Outcome.ERROR) or (
             target is not None and target.variant == "broken"
         ):
-            result.findings = _findings(primary, target)
+            result.findings, result.primary = _findings(primary, target)
     if target is not None and target.kind == "mutant":
         from trainspec.plugin.mutation import info
 

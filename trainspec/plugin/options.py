@@ -7,7 +7,9 @@ from typing import Any
 
 import pytest
 
-REPORT_MODES = ("full", "problems", "off")
+#: ``summary`` (default): tables, one summary line, panels only for what needs attention;
+#: ``full``: a panel for every outcome; ``problems``: only problems; ``off``.
+REPORT_MODES = ("summary", "full", "problems", "off")
 PROGRESS_MODES = ("auto", "on", "off")
 CACHE_MODES = ("on", "off", "read", "write")
 
@@ -27,9 +29,13 @@ def add_options(parser: pytest.Parser) -> None:
     group = parser.getgroup("trainspec", "trainspec: training specs")
     _add(group, parser, "json", "write every spec result as JSON to PATH",
          "write every spec result as JSON to this path", metavar="PATH")
-    _add(group, parser, "report", "Rich report at the end: full (default; explains caught bugs "
-         "too), problems (only misses, false alarms, errors and failures) or off",
-         "full, problems or off", "full", choices=REPORT_MODES)
+    _add(group, parser, "html", "write the report as one self-contained HTML file to PATH (pair "
+         "table, broken and fixed curves, specs, the doctor's finding, sweep charts)",
+         "write the HTML report to this path", metavar="PATH")
+    _add(group, parser, "report", "Rich report at the end: summary (default: the pair and "
+         "sweep tables, one summary line, and a panel for each miss, false alarm, error or "
+         "failure), full (a panel for every caught bug too), problems (only what needs "
+         "attention) or off", "summary, full, problems or off", "summary", choices=REPORT_MODES)
     _add(group, parser, "mutate", "also run every spec applied to a pair on the mutants of the "
          "pair's fixed recipe and report which mutants each spec kills; never changes the exit "
          "status", "run specs on mutants of fixed recipes", False, "bool", action="store_true")
@@ -53,6 +59,12 @@ def add_options(parser: pytest.Parser) -> None:
     _add(group, parser, "cache-dir", "the run cache folder (default: $TRAINSPEC_CACHE_DIR, else "
          "the ini option, else .trainspec_cache in the rootdir)",
          "run cache folder, relative to the rootdir", metavar="DIR")
+    _add(group, parser, "update-baselines", "record missing trajectory baselines and rewrite "
+         "those a run no longer matches (the baseline fixture); the summary lists the files "
+         "written", "record missing and rewrite changed baselines", False, "bool",
+         action="store_true")
+    _add(group, parser, "baseline-seeds", "seeds a seed-envelope baseline is recorded with "
+         "(default 5)", "seeds a seed-envelope baseline is recorded with", "5", metavar="K")
     _add(group, parser, "student", "student mode: progress, then the first failing exercise "
          "with a hint (on automatically in an exercise workspace)", "student mode", False,
          "bool", action="store_true")
@@ -62,6 +74,12 @@ def add_options(parser: pytest.Parser) -> None:
     _add(group, parser, "grade", "write a Gradescope results.json to PATH (points and hidden "
          "specs from @pytest.mark.trainspec(points=..., hidden=...))",
          "write a Gradescope results.json to this path", metavar="PATH")
+    _add(group, parser, "timeout", "end a spec (with the run it trains) that has not finished "
+         "after SECONDS as an error; the session goes on to its report (default: no limit)",
+         "seconds before a spec is ended as an error (empty: no limit)", metavar="SECONDS")
+    _add(group, parser, "mlflow", "log every run of the session to MLflow at URI: a file: store "
+         "(file:./mlruns) or a tracking server (http://host:port); needs the mlflow extra",
+         "log every run to this MLflow tracking URI", metavar="URI")
     group.addoption(
         "--trainspec-clear-cache",
         dest="trainspec_clear_cache",

@@ -1,7 +1,7 @@
 """Spec results, verdicts per (spec, pair), and the ``--trainspec-json`` document.
 
-A :class:`SpecResult` is JSON-able: it travels from pytest-xdist workers in the test report's
-``user_properties`` and is collected by :class:`ResultBook` on the controller.
+A :class:`SpecResult` is JSON-able: it travels from pytest-xdist workers as an attribute of the
+test report (``report.trainspec``) and is collected by :class:`ResultBook` on the controller.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ class SpecResult:
 
     nodeid: str
     spec: str
-    kind: str  # "pair", "sweep", "recipe" or "plain"
+    kind: str  # "pair", "sweep", "recipe", "mutant" or "plain" (a test without a pair/sweep)
     group: str | None
     variant: str | None
     outcome: str  # Outcome: what the spec did on this run, before broken/fixed expectations
@@ -45,6 +45,19 @@ class SpecResult:
     mutant: dict[str, Any] | None = None  # kind "mutant": operator, family, status, equivalent
     runs: list[dict[str, Any]] = field(default_factory=list)
     duration: float | None = None
+    #: the doctor's primary finding (one of ``findings``), None when healthy or not diagnosed
+    primary: dict[str, Any] | None = None
+    #: the run's curves by name (loss, metrics, val_*, grad_norm/<layer>): downsampled
+    #: ``points``, first and last ``steps``, and the series' ``change`` (see Series.change)
+    curves: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: the test takes a ``run`` or trains runs (a spec); other tests are in the JSON only
+    uses_run: bool = True
+    #: a test that is not a pair's broken variant and failed as its xfail mark expected
+    expected_failure: bool = False
+    #: where the test function is: path relative to the rootdir and 1-based line
+    file: str | None = None
+    line: int | None = None
+    alias: str | None = None  # the pair's name in the course material (e.g. "Fail1")
 
     @property
     def verdict_role(self) -> Variant | None:
@@ -140,6 +153,10 @@ class ResultBook:
     def by_kind(self, kind: str) -> list[SpecResult]:
         return [r for r in self.results if r.kind == kind]
 
+    def specs(self) -> list[SpecResult]:
+        """The results of specs (tests that take a ``run``), which the report shows."""
+        return [r for r in self.results if r.uses_run]
+
     def to_document(self, exitstatus: int | None = None) -> dict[str, Any]:
         """The ``--trainspec-json`` document (schema documented in the README)."""
         verdicts = {(v.spec, v.pair): v.verdict.value for v in self.pair_verdicts()}
@@ -165,6 +182,9 @@ class ResultBook:
                 "mutant": r.mutant,
                 "runs": r.runs,
                 "duration": r.duration,
+                "file": r.file,
+                "line": r.line,
+                "expected_failure": r.expected_failure,
             }
             results.append(entry)
         return {

@@ -37,6 +37,8 @@ class SessionHooks:
         #: node ids in collection order (the report and JSON follow it, with or without xdist)
         self.order: dict[str, int] = {}
         self._current: list[Any] | None = None
+        #: called with (result, report) as each result arrives (the JUnit properties use it)
+        self.listeners: list[Any] = []
         events.LISTENERS.append(self._on_run)
 
     def _on_run(self, recipe: Any, run: Any) -> None:
@@ -76,8 +78,8 @@ class SessionHooks:
 
     @staticmethod
     def _is_spec(item: pytest.Item) -> bool:
-        """A spec is a test that receives a ``run``; other tests may train but are not
-        reported."""
+        """A spec is a test that receives a ``run``: a run that diverged fails it (other tests
+        may train without that check)."""
         return TARGET_KEY in item.stash or "run" in getattr(item, "fixturenames", ())
 
     @pytest.hookimpl(wrapper=True)
@@ -115,20 +117,27 @@ class SessionHooks:
         self, item: pytest.Item, call: pytest.CallInfo[None]
     ) -> Generator[None, Any, Any]:
         report = yield
-        if not self._is_spec(item):
-            return report
         if call.when == "call" or (call.when == "setup" and call.excinfo is not None):
+            # every collected test has a result (tests without a run are kind "plain"); it
+            # rides on the report as a JSON-able attribute, so it reaches the xdist controller
+            # and stays out of JUnit XML's user properties
             result = build_result(item, call.excinfo, call.duration)
-            report.user_properties.append((PROPERTY, result.to_json()))
+            result.expected_failure = bool(getattr(report, "wasxfail", None)) and (
+                result.kind != "pair")
+            setattr(report, PROPERTY, result.to_json())
         if call.excinfo is not None and isinstance(call.excinfo.value, TrainspecError):
             # a readable paragraph instead of a traceback through Keras and trainspec
             report.longrepr = f"{item.nodeid}\ntrainspec: {call.excinfo.value}"
         return report
 
+    @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        for key, value in report.user_properties:
-            if key == PROPERTY:
-                self.book.add(SpecResult.from_json(value))
+        data = getattr(report, PROPERTY, None)
+        if isinstance(data, dict):
+            result = SpecResult.from_json(data)
+            self.book.add(result)
+            for listener in self.listeners:
+                listener(result, report)
 
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
         if report.failed and report.nodeid not in {
@@ -151,26 +160,59 @@ class SessionHooks:
         )
         if text:
             terminalreporter.write(text)
+        import os
+
+        if os.environ.get("GITHUB_STEP_SUMMARY") or os.environ.get("GITHUB_ACTIONS") == "true":
+            from trainspec.plugin.github import report_to_github
+
+            report_to_github(self.book, terminalreporter.write_line)
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         if self.is_worker:
             self.config.workeroutput[PROPERTY] = self.session_data()  # type: ignore[attr-defined]
             return
-        path = option(self.config, "trainspec_json")
-        if not path:
-            return
         self._finish_book()
+        path = option(self.config, "trainspec_json")
+        if path:
+            target = self._output(path)
+            try:
+                write_json(self.book, target, int(exitstatus))
+            except (OSError, ValueError) as exc:  # the report and the exit status are kept
+                _warn_output(f"cannot write the JSON results to {target}: {exc}")
+        html = option(self.config, "trainspec_html")
+        if html:
+            from trainspec.plugin.html import write_html
+
+            target = self._output(html)
+            try:
+                write_html(self.book, target)
+            except (OSError, ValueError) as exc:  # each output is independent of the others
+                _warn_output(f"cannot write the HTML report to {target}: {exc}")
+
+    def _output(self, path: str) -> Path:
+        """An output path, relative to the directory pytest was started in."""
         target = Path(path)
-        if not target.is_absolute():
-            target = self.config.invocation_params.dir / target
-        write_json(self.book, target, int(exitstatus))
+        return target if target.is_absolute() else self.config.invocation_params.dir / target
 
     def pytest_unconfigure(self) -> None:
         if self._on_run in events.LISTENERS:
             events.LISTENERS.remove(self._on_run)
         if self.cache is not None:
             self.cache.uninstall()
+
+
+class OutputWarning(UserWarning):
+    """An output file (JSON results) could not be written; the report and exit status stand."""
+
+
+def _warn_output(message: str) -> None:
+    import warnings
+
+    try:  # -W error must not turn a lost output into an internal error
+        warnings.warn(OutputWarning(message), stacklevel=2)
+    except Warning:
+        pass
 
 
 class XdistHooks:

@@ -23,6 +23,7 @@ from rich.columns import Columns
 from rich.console import Console, Group
 from rich.panel import Panel
 from rich.syntax import Syntax
+from rich.table import Table
 from rich.text import Text
 
 from trainspec.exceptions import SpecFailure
@@ -238,7 +239,7 @@ def _doctor(run: Any, item: pytest.Item, entry: dict[str, Any]) -> dict[str, Any
     finds, else its primary finding; None when healthy or when the doctor cannot run (it must
     never hide the spec's own result)."""
     try:
-        from trainspec.doctor import diagnose
+        from trainspec import diagnose  # the public function (the doctor's modules may move)
         from trainspec.exercises.words import for_student, primary_finding
 
         target = item.stash.get(TARGET_KEY, None)
@@ -321,25 +322,27 @@ def exercise_panel(state: ExerciseState, level: int, width: int) -> Panel:
         parts.append(Syntax(record.source, "python", theme="ansi_dark", background_color="default",
                             word_wrap=True))
     if record.what and record.required is not None:
-        lines = Text()
-        lines.append(f"{record.what}\n", style="bold red")
-        lines.append("  measured  ", style="bold")
-        lines.append(f"{_fmt(record.measured)}\n")
-        lines.append("  required  ", style="bold")
-        lines.append(record.required)
+        parts.append(Text(record.what, style="bold red"))
+        facts = Table.grid(padding=(0, 2))
+        facts.add_column(style="bold", no_wrap=True)
+        facts.add_column()
+        facts.add_row("  measured", _fmt(record.measured))
+        facts.add_row("  required", record.required)
         if record.where:
-            lines.append("\n  where     ", style="bold")
-            lines.append(record.where)
-        parts.append(lines)
+            facts.add_row("  where", record.where)
+        parts.append(facts)
     else:
         parts.append(Text(headline(record), style="bold red"))
     if record.curve:
         curve = [math.nan if v is None else v for v in record.curve]
         finite = [v for v in curve if math.isfinite(v)]
-        line = Text(f"{record.curve_name or 'loss'}  ", style="bold")
-        line.append(sparkline(curve, max(10, min(40, width - 40))), style="cyan")
-        if finite:
-            line.append(f"  {_fmt(finite[0])} → {_fmt(curve[-1])}", style="dim")
+        name = record.curve_name or "loss"
+        span = f"{_fmt(finite[0])} → {_fmt(curve[-1])}" if finite else ""
+        room = width - 4 - len(name) - len(span) - 4  # panel borders and padding
+        line = Text(f"{name}  ", style="bold")
+        line.append(sparkline(curve, max(10, min(40, room))), style="cyan")
+        if span:
+            line.append(f"  {span}", style="dim")
         parts.append(line)
     if record.doctor:
         doctor = Text("What the doctor sees: ", style="bold")

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 import re
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -27,19 +28,39 @@ import numpy as np
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.=+-]")
 
 
+class TensorBoardWarning(UserWarning):
+    """A run could not be written as TensorBoard event files (the session goes on)."""
+
+
 def _part(name: str) -> str:
-    return _UNSAFE.sub("_", name) or "_"
+    part = _UNSAFE.sub("_", name) or "_"
+    return "_" * len(part) if set(part) == {"."} else part  # never "." or ".."
 
 
 def run_dir(logdir: str | Path, *parts: str) -> Path:
-    """The directory of one run under ``logdir``: ``logdir/<part>/<part>``, made filesystem-safe.
+    """The directory of one run under ``logdir``: ``logdir/<part>/<part>``, made filesystem-safe
+    and always inside ``logdir`` (no part is ``.`` or ``..``; a symlinked part leading out is
+    refused with ``ValueError``).
 
     Example:
         >>> from trainspec.plugin.tensorboard import run_dir
         >>> run_dir("tb", "high_learning_rate", "broken").as_posix()
         'tb/high_learning_rate/broken'
+        >>> run_dir("tb", "..", "x").as_posix()
+        'tb/__/x'
     """
-    return Path(logdir).joinpath(*(_part(p) for p in parts))
+    directory = Path(logdir).joinpath(*(_part(p) for p in parts))
+    inside(directory, logdir)
+    return directory
+
+
+def inside(path: str | Path, folder: str | Path) -> Path:
+    """``path`` resolved, after checking it lies in ``folder`` (resolved): every file the plugin
+    writes or deletes goes through this check."""
+    resolved, base = Path(path).resolve(), Path(folder).resolve()
+    if resolved != base and base not in resolved.parents:
+        raise ValueError(f"{path} resolves to {resolved}, outside the output folder {base}")
+    return resolved
 
 
 def scalars_by_step(run: Any) -> dict[int, dict[str, float]]:
@@ -124,6 +145,7 @@ class TensorBoardHook:
     def __init__(self, logdir: str | Path):
         self.logdir = Path(logdir)
         self.written: set[Path] = set()
+        self.failed: str | None = None
 
     def write(self, target: Any, runs: list[Any]) -> None:
         """Write the spec's runs: the first under its target's directory, any others (runs a
@@ -138,11 +160,22 @@ class TensorBoardHook:
             directory = base if i == 0 else base / _part(run.label)
             if directory not in self.written:
                 self.written.add(directory)
+                inside(directory, self.logdir)
                 write_run(run, directory)
 
     def pytest_runtest_makereport(self, item: Any, call: Any) -> None:
-        if call.when != "call":
+        if call.when != "call" or self.failed is not None:
             return
         from trainspec.plugin.observe import RUNS_KEY, TARGET_KEY
 
-        self.write(item.stash.get(TARGET_KEY, None), item.stash.get(RUNS_KEY, []))
+        try:
+            self.write(item.stash.get(TARGET_KEY, None), item.stash.get(RUNS_KEY, []))
+        except Exception as exc:  # an output must never cost the session its report
+            self.failed = f"{type(exc).__name__}: {exc}"
+            try:  # -W error must not turn the warning into an internal error either
+                warnings.warn(TensorBoardWarning(
+                    f"cannot write TensorBoard event files under {self.logdir} ({self.failed}); "
+                    "the other outputs and the report are kept, no further runs are written"
+                ), stacklevel=1)
+            except Warning:
+                pass

@@ -222,3 +222,14 @@ def test_under_xdist_the_grade_is_the_same(course):
 
     assert essentials("one.json") == essentials("two.json")
     assert essentials("one.json")[1]  # not empty
+
+
+def test_a_module_that_does_not_import_fails_its_own_specs_readably(course):
+    (course.path / "tiny_lr.py").write_text("recipe = (\n")
+    result = course.runpytest()
+    assert result.ret == 1
+    out = result.stdout.str()
+    assert "Exercise 1 · tiny_lr" in out and "SyntaxError" in out
+    document = grade(course)
+    assert len(document["tests"]) == 2  # still graded, each spec failed
+    assert {t["status"] for t in document["tests"]} == {"failed"}
