@@ -190,4 +190,4 @@ def test_a_falling_loss_shows_a_negative_change():
     run = make_run(np.linspace(1.1, 1.05, N), acc=0.6)
     finding = next(f for f in trainspec.diagnose(run).findings
                    if f.symptom is Symptom.LOSS_NOT_DECREASING)
-    assert "(-" in finding.explanation and "(+" not in finding.explanation
+    assert "decrease" in finding.explanation and "increase" not in finding.explanation

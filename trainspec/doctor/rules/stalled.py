@@ -49,9 +49,10 @@ class LossNotDecreasing(Rule):
             return []
         return [finding(
             Symptom.LOSS_NOT_DECREASING,
-            f"The loss went from {curve.start:.3g} to {curve.end:.3g} "
-            f"({-curve.decrease:+.1%}) in {len(curve.loss)} steps: the model is not "
-            "learning. Look at the gradient and update findings for the mechanism.",
+            # Series.change: the one definition of how a series changed (windowed medians)
+            f"The loss went {ctx.run.loss.change(window=curve.window).describe()} in "
+            f"{len(curve.loss)} steps: the model is not learning. Look at the gradient and "
+            "update findings for the mechanism.",
             ["check that gradients reach every layer (activations, initialisation)",
              *(["raise the learning rate if the updates are tiny"] if may_raise_rate(ctx) else []),
              "check the labels match the inputs"],
