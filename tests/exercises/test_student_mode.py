@@ -192,7 +192,7 @@ def test_grade_outside_a_workspace_keeps_the_regular_report(pytester):
 def test_student_mode_has_no_strict_xfail_for_pairs(pytester):
     from tests.conftest import TINY_SPECS
 
-    pytester.makepyfile(test_pairs=TINY_SPECS + textwrap.dedent(
+    pytester.makepyfile(test_student_pairs=TINY_SPECS + textwrap.dedent(
         """
         SAME = trainspec.Pair("same", broken=recipe(), fixed=recipe(seed=1))
 
