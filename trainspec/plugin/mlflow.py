@@ -8,7 +8,9 @@ sweep appears in both, once in each.  Each MLflow run has
 - params from the recipe: optimizer (and its settings), learning rate, loss, batch size, steps,
   seed, ``eval_every``, training samples, the model builder and a one-line model summary;
 - metrics at every step: ``loss``, ``metrics/<name>``, ``grad_norm/<layer>``, and
-  ``val/<name>`` at each evaluation;
+  ``val/<name>`` at each evaluation (at the last step for runs evaluated once, at the end),
+  and ``val_final/<name>``: the model kept at the end (after a checkpoint or early-stopping
+  restore), at the last step;
 - tags: ``trainspec.kind`` (pair, sweep, recipe, mutant, plain), ``trainspec.pair`` or
   ``trainspec.sweep``, ``trainspec.variant``, ``trainspec.fingerprint``, ``trainspec.seed``,
   ``trainspec.from_cache`` (``true`` for runs read from the run cache), and once the session
@@ -175,6 +177,14 @@ def step_metrics(run: Any) -> list[tuple[str, float, int]]:
         put(f"grad_norm/{layer.name}", layer.grad_norm)
     for name, series in run.val_history.items():
         put(f"val/{name.removeprefix('val_')}", series)
+    last = int(run.loss.steps[-1]) if len(run.loss) else 0
+    for name, value in run.val.items():  # evaluated after training (and any restore)
+        if not math.isfinite(value):
+            continue
+        short = name.removeprefix("val_")
+        if name not in run.val_history:
+            out.append((f"val/{short}", float(value), last))
+        out.append((f"val_final/{short}", float(value), last))
     return out
 
 
