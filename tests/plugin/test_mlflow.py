@@ -157,7 +157,10 @@ def test_two_workers_log_every_run_once(pytester):
     result = pytester.runpytest_subprocess(*ARGS, "-n", "2", "--trainspec-cache=off",
                                            "--trainspec-mlflow", f"file:{store}")
     result.assert_outcomes(passed=5, xfailed=1, failed=1)
-    runs = all_runs(MlflowClient(tracking_uri=store.as_uri()))
+    client = MlflowClient(tracking_uri=store.as_uri())
+    names = [e.name for e in client.search_experiments()]
+    assert len(names) == len(set(names))  # both workers log to "tiny_lr": created once
+    runs = all_runs(client)
     keys = [(r.info.experiment_id, r.data.tags["trainspec.fingerprint"]) for r in runs]
     assert len(keys) == len(set(keys)) == 6
     assert all(r.info.status == "FINISHED" for r in runs)

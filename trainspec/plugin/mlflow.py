@@ -8,7 +8,9 @@ sweep appears in both, once in each.  Each MLflow run has
 - params from the recipe: optimizer (and its settings), learning rate, loss, batch size, steps,
   seed, ``eval_every``, training samples, the model builder and a one-line model summary;
 - metrics at every step: ``loss``, ``metrics/<name>``, ``grad_norm/<layer>``, and
-  ``val/<name>`` at each evaluation;
+  ``val/<name>`` at each evaluation (at the last step for runs evaluated once, at the end),
+  and ``val_final/<name>``: the model kept at the end (after a checkpoint or early-stopping
+  restore), at the last step;
 - tags: ``trainspec.kind`` (pair, sweep, recipe, mutant, plain), ``trainspec.pair`` or
   ``trainspec.sweep``, ``trainspec.variant``, ``trainspec.fingerprint``, ``trainspec.seed``,
   ``trainspec.from_cache`` (``true`` for runs read from the run cache), and once the session
@@ -175,6 +177,14 @@ def step_metrics(run: Any) -> list[tuple[str, float, int]]:
         put(f"grad_norm/{layer.name}", layer.grad_norm)
     for name, series in run.val_history.items():
         put(f"val/{name.removeprefix('val_')}", series)
+    last = int(run.loss.steps[-1]) if len(run.loss) else 0
+    for name, value in run.val.items():  # evaluated after training (and any restore)
+        if not math.isfinite(value):
+            continue
+        short = name.removeprefix("val_")
+        if name not in run.val_history:
+            out.append((f"val/{short}", float(value), last))
+        out.append((f"val_final/{short}", float(value), last))
     return out
 
 
@@ -213,19 +223,26 @@ class MlflowHook:
         return self._client
 
     def _experiment_id(self, name: str) -> str:
+        """The experiment's id, created by exactly one process (a store does not always refuse
+        a second experiment of the same name when two workers create it at once)."""
         if name not in self._experiments:
             client = self.client
             found = client.get_experiment_by_name(name)
-            if found is None:
-                try:
-                    experiment_id = client.create_experiment(name)
-                except Exception:  # another worker created it first
-                    found = client.get_experiment_by_name(name)
-                    if found is None:
-                        raise
-                    experiment_id = found.experiment_id
-            else:
+            if found is not None:
                 experiment_id = found.experiment_id
+            else:
+                key = f"experiments/{sha256(name.encode()).hexdigest()[:24]}"
+                (self.claims / "experiments").mkdir(exist_ok=True)
+                if self._claim(key):
+                    found = client.get_experiment_by_name(name)
+                    experiment_id = (found.experiment_id if found is not None
+                                     else client.create_experiment(name))
+                    (self.claims / key).write_text(f"{experiment_id}\n")
+                else:
+                    claimed = self._claimed_run_id(key)
+                    if claimed is None:
+                        raise RuntimeError(f"another process did not create experiment {name!r}")
+                    experiment_id = claimed
             self._experiments[name] = experiment_id
         return self._experiments[name]
 
@@ -379,7 +396,7 @@ class MlflowHook:
             shutil.rmtree(self.claims, ignore_errors=True)
 
     def _any_claims(self) -> bool:
-        return any(self.claims.iterdir()) if self.claims.exists() else False
+        return self.claims.exists() and any(p.is_file() for p in self.claims.iterdir())
 
     def pytest_unconfigure(self) -> None:
         if self._on_run in events.LISTENERS:
@@ -393,6 +410,8 @@ def finish_runs(client: Any, claims: Path, book: ResultBook) -> int:
         return 0
     entries = []
     for path in sorted(claims.iterdir()):
+        if not path.is_file():
+            continue  # experiments/: who created each experiment
         parts = path.read_text().split()
         if len(parts) == 3:
             entries.append(tuple(parts))
