@@ -109,8 +109,9 @@ class SeriesExpectation:
         __tracebackhide__ = True
         change = self.series.change(window)
         if not change.relative_decrease >= fraction:
-            self._fail(f"{self.series.name} did not fall by {fraction:.0%}", change,
-                       f"a decrease of at least {fraction:.0%} (relative_decrease >= {fraction:g})")
+            percent = f"{fraction * 100:.3g}%"  # 0.999 -> 99.9%, not a rounded 100%
+            self._fail(f"{self.series.name} did not fall by {percent}", change,
+                       f"a decrease of at least {percent} (relative_decrease >= {fraction:g})")
         return self
 
     def to_end_below(self, threshold: float, window: int = 20) -> SeriesExpectation:

@@ -448,8 +448,8 @@ def summary_line(book: ResultBook) -> Text:
     """One line: pairs caught, verdicts (naming the problems), other specs, collection errors,
     runs; what to do next when something needs attention.
 
-    Example: ``15/15 pairs caught, 33/33 verdicts caught, 31/31 other specs pass, 38 runs (37
-    cached)``.
+    Example: ``15/15 pairs caught, 33/33 verdicts caught, 30/30 other specs pass, 38 runs: 1
+    trained, 37 from the cache``.
     """
     verdicts = book.pair_verdicts()
     counts = {v: sum(1 for x in verdicts if x.verdict is v) for v in Verdict}
@@ -476,7 +476,8 @@ def summary_line(book: ResultBook) -> Text:
         parts.append((_plural(len(book.collection_errors), "collection error"), "bold magenta"))
     if book.runs:
         runs = book.run_counts()
-        parts.append((f"{_plural(runs['total'], 'run')} ({runs['from_cache']} cached)", ""))
+        parts.append((f"{_plural(runs['total'], 'run')}: {runs['trained']} trained, "
+                      f"{runs['from_cache']} from the cache", ""))
     line = Text()
     for i, (part, style) in enumerate(parts):
         if i:
