@@ -79,7 +79,7 @@ class CrashHooks:
         kind, group, variant = self._targets().get(nodeid, ("plain", None, None))
         result = SpecResult(nodeid=nodeid, spec=nodeid.split("[", 1)[0], kind=kind, group=group,
                             variant=variant, outcome=Outcome.ERROR.value, message=message)
-        report.user_properties.append((PROPERTY, result.to_json()))
+        setattr(report, PROPERTY, result.to_json())  # as session.py attaches results
         report.longrepr = f"{nodeid}\ntrainspec: {message}"
         report.when = "setup"  # counted as an error, as a spec that raised
         report.trainspec_crash = True
@@ -95,7 +95,8 @@ class CrashHooks:
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         """A crashed spec's later report (its skip on another worker) is not a second result."""
         if report.nodeid in self.crashed and not getattr(report, "trainspec_crash", False):
-            report.user_properties[:] = [p for p in report.user_properties if p[0] != PROPERTY]
+            if hasattr(report, PROPERTY):
+                delattr(report, PROPERTY)
 
     def pytest_unconfigure(self) -> None:
         if not self.is_worker and self.folder is not None:
