@@ -212,7 +212,7 @@ def test_a_second_session_trains_nothing_and_gives_the_same_results(pytester):
     assert len(list(folder.glob("*.npz"))) == 2 and (folder / ".gitignore").exists()
     cold.stdout.fnmatch_lines(["*2 runs: 2 trained, 0 from the cache*"])
 
-    warm, second = session(pytester)
+    warm, second = session(pytester, "--trainspec-report=full")  # full: caught panels too
     assert warm.ret == 0
     assert second["runs"] == {"total": 2, "trained": 0, "from_cache": 2}
     assert all(r["from_cache"] for r in second["results"])

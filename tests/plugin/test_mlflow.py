@@ -62,7 +62,8 @@ def all_runs(client: MlflowClient) -> list:
 def test_file_store_holds_every_run_with_params_metrics_tags_and_artifacts(pytester, tmp_path):
     pytester.makepyfile(test_specs=SPECS)
     store = tmp_path / "mlruns"
-    result = pytester.runpytest(*ARGS, "--trainspec-mlflow", f"file:{store}")
+    # each session in its own process, as a user runs them: no memo or state from other tests
+    result = pytester.runpytest_subprocess(*ARGS, "--trainspec-mlflow", f"file:{store}")
     result.assert_outcomes(passed=5, xfailed=1, failed=1)
     client = MlflowClient(tracking_uri=store.as_uri())
 
@@ -108,7 +109,7 @@ def test_file_store_holds_every_run_with_params_metrics_tags_and_artifacts(pytes
     assert len(all_runs(client)) == 6  # one MLflow run per run and experiment
 
     # again, warm: the runs come from the run cache and are logged too, marked
-    again = pytester.runpytest(*ARGS, "--trainspec-mlflow", f"file:{store}")
+    again = pytester.runpytest_subprocess(*ARGS, "--trainspec-mlflow", f"file:{store}")
     again.assert_outcomes(passed=5, xfailed=1, failed=1)
     runs = all_runs(client)
     assert len(runs) == 12
