@@ -279,6 +279,16 @@ class Run:
         relu = self.activations.of_kind(ActivationKind.RELU)
         if relu and len(self.loss):
             out["dead_fraction_max"] = _num(max(a.dead.last for a in relu))
+        # what used to be invisible, named only when present (so healthy summaries stay short)
+        frozen = self.layers.frozen()
+        if frozen:
+            out["frozen_layers"] = {t.name: {"moved": t.moved, "at_initializer": t.at_initializer}
+                                    for t in frozen}
+        cut = [v for t in self.layers.no_gradient() for v in t.no_gradient]
+        if cut:
+            out["no_gradient"] = cut
+        if self.unprobed:
+            out["unprobed_layers"] = [u.name for u in self.unprobed]
         return out
 
     # -- serialisation -------------------------------------------------------------------------
