@@ -57,7 +57,7 @@ def test_a_dataset_recipe_is_the_array_recipe():
     [
         (lambda: tf.data.Dataset.from_tensor_slices((X, Y)).repeat(), "infinite"),
         (lambda: iter([(X, Y, np.ones(64))]), "sample weights are not supported"),
-        (lambda: iter([({"a": X}, Y)]), "dict or list inputs"),
+        (lambda: iter([({"a": X}, Y), ({"b": X}, Y)]), "element 1 has keys ['b']"),
         (lambda: iter([]), "yielded nothing"),
         (lambda: iter([(X, Y), (X[:, :1], Y)]), "one per-sample shape"),
     ],
