@@ -252,7 +252,7 @@ class RunExpectation:
         __tracebackhide__ = True
         self.to_be_finite()
         series = self.run.metric(metric)
-        classes = self.run.n_classes or 2
+        classes = self.run.classes_of(metric) or 2  # per output for ``out_a_accuracy``
         chance = 1.0 / classes
         value = series.median(window)
         if not value >= chance + margin:

@@ -18,12 +18,12 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any, Union
+from typing import Any
 
 import numpy as np
 
 #: One array, a tuple of arrays (by position) or a dict of arrays (by name).
-Arrays = Union[np.ndarray, tuple[np.ndarray, ...], dict[str, np.ndarray]]
+Arrays = np.ndarray | tuple[np.ndarray, ...] | dict[str, np.ndarray]
 
 
 def _array_like(value: Any) -> bool:

@@ -139,4 +139,6 @@ def assemble(
         n_classes=p.n_classes,
         output_activation=p.output_activation,
         loss_name=p.loss_name,
+        outputs=tuple(p.outputs),
+        output_classes=dict(p.output_classes),
     )

@@ -135,6 +135,8 @@ def graph_key(p: Prepared) -> str | None:
     The fingerprint without what enters the graph as an argument (data values, batch order,
     steps, batch size, seed) or a variable (initial weights, learning rate)."""
     recipe, model, optimizer = p.recipe, p.model, p.optimizer
+    if not all(isinstance(a, np.ndarray) for a in p.train):  # several inputs or outputs
+        return None
     if recipe.callbacks:  # callbacks are handed the model object and may save or change it
         return None
     if not isinstance(optimizer.learning_rate, keras.Variable):  # a schedule is traced in
