@@ -137,6 +137,8 @@ def test_bad_structures_are_refused_when_the_recipe_is_built(changes, words):
         ({"data": ({"a": XA, "b": XB}, [Y_CLS, Y_REG]), "loss": {"cls": XENT}}, "loss",
          "loss has no entry for the output 'reg'; give one for every model output"),
         ({"metrics": {"klass": ["accuracy"]}}, "metrics", "metrics['klass'] matches no model output"),
+        ({"metrics": ["mae"]}, "metrics",  # a flat list is for every output, 'cls' included
+         "the metric 'mae' of output 'cls' cannot compare targets data y['cls']"),
         ({"data": ({"a": XA, "b": XB}, {"cls": Y_CLS + 5, "reg": Y_REG})}, "data",
          "data y['cls'] labels range over [5, 6] but the model has 2 outputs"),
     ],

@@ -416,11 +416,37 @@ def _per_output_metrics(p: Prepared) -> None:
         if fn is not None:
             fns.append((f"{name}_loss", structure.of_output(i, names, _mean_of(fn))))
     items = structure.metrics_per_output(recipe.metrics, names, recipe.label)
+    # one training batch: two samples can broadcast where a batch cannot ([2] with [2, 2])
+    n = recipe.batch_size
+    outs = structure.flat_outputs(
+        names, p.model(structure.feed(p.model, model_input(p.train[0], n)), training=False))
     for i, (name, (_, loss_name)) in enumerate(zip(names, losses, strict=True)):
         for metric, fn in metric_fns(items[i], loss_name, p.train[1][i], dims[i]):
+            _check_metric(p, metric, fn, i, outs[i], n)
             fns.append((f"{name}_{metric}", structure.of_output(i, names, fn)))
         p.output_classes[name] = _classes(loss_name, dims[i], recipe)
     p.metric_fns = fns
+
+
+def _check_metric(p: Prepared, metric: str, fn: Callable[..., Any], i: int, out: Any,
+                  n: int) -> None:
+    """One output's metric on ``n`` samples, so a metric that cannot take that output's
+    targets and predictions is an error naming them, not a failure inside the traced step."""
+    name, y = p.outputs[i], p.train[1][i]
+    try:
+        tf.reduce_mean(tf.cast(fn(tf.constant(y[:n]), out), tf.float32))
+    except Exception as exc:
+        blamed = explain(exc, p.recipe, model=p.model, step="the first metric evaluation")
+        if isinstance(blamed, UserCodeError):
+            raise blamed from exc
+        raise RecipeError(
+            f"the metric {metric!r} of output {name!r} cannot compare targets data y[{name!r}] "
+            f"of per-sample shape {_describe_shape(y.shape[1:])} with outputs of shape "
+            f"{_describe_shape(out.shape[1:])}: {first_line(exc)}; give this output metrics "
+            "of its own (metrics={output: [...]})",
+            field="metrics",
+            recipe=p.recipe.label,
+        ) from None
 
 
 def _mean_of(fn: Callable[..., Any]) -> Callable[..., Any]:

@@ -112,7 +112,10 @@ def output_names(model: Any, y_pred: Any) -> list[str]:
         if len(names) == len(y_pred) and len(set(names)) == len(names):
             return names
         return [f"output_{i + 1}" for i in range(len(y_pred))]
-    return names[:1] if len(names) == 1 else ["output_1"]
+    if len(names) == 1:
+        return names
+    layers = getattr(model, "layers", None) or []  # a Sequential: its last layer's name
+    return [str(layers[-1].name)] if layers else ["output_1"]
 
 
 def flat_outputs(names: list[str], y_pred: Any) -> list[Any]:
