@@ -317,6 +317,13 @@ class Recipe(BaseModel):
     after seeding, so its initial weights are reproducible.  A model compiled with
     ``model.compile(...)`` supplies ``loss`` and ``optimizer`` when they are left out.
 
+    A model of several inputs takes ``x`` as a list (in ``model.inputs`` order) or a dict by
+    input name; of several outputs, ``y`` as a list or dict by output name, ``loss`` once or per
+    output (list or dict) and ``metrics`` per output (dict or list of lists), recorded as
+    ``<output>_loss`` and ``<output>_<metric>`` beside the summed ``loss``.  A custom
+    ``train_step`` then receives ``x`` and ``y`` as tuples in model order (``x`` as given to
+    a subclassed model, which has no symbolic inputs to match).
+
     ``train_step`` replaces the compiled loss with your own ``tf.GradientTape`` step, written as
     you would without trainspec (its ``apply_gradients`` calls are observed for the probes)::
 
