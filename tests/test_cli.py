@@ -76,8 +76,8 @@ def test_frozen_layers_are_shown_with_the_origin_of_their_weights():
     from rich.console import Console
 
     import trainspec
-    from tests.doctor.test_unchanged import FLAT, frozen
     from tests.doctor.conftest import layer, make_run
+    from tests.doctor.test_unchanged import FLAT, frozen
     from trainspec.cli import render
 
     run = make_run(FLAT, acc=0.34, layers=[frozen("base", 0, True), frozen("pre", 1, False),

@@ -57,7 +57,7 @@ def test_a_dataset_recipe_is_the_array_recipe():
     [
         (lambda: tf.data.Dataset.from_tensor_slices((X, Y)).repeat(), "infinite"),
         (lambda: iter([(X, Y, np.ones(64))]), "sample weights are not supported"),
-        (lambda: iter([({"a": X}, Y)]), "dict or list inputs"),
+        (lambda: iter([({"a": X}, Y), ({"b": X}, Y)]), "element 1 has keys ['b']"),
         (lambda: iter([]), "yielded nothing"),
         (lambda: iter([(X, Y), (X[:, :1], Y)]), "one per-sample shape"),
     ],
@@ -66,3 +66,28 @@ def test_unusable_sources_name_the_field(data, words):
     with pytest.raises(pydantic.ValidationError) as info:
         make(data())
     assert info.value.errors()[0]["loc"][0] == "data" and words in str(info.value)
+
+
+class PairsOfInputs(keras.utils.PyDataset):
+    def __len__(self):
+        return 4
+
+    def __getitem__(self, i):
+        part = slice(16 * i, 16 * (i + 1))
+        return (X[part], X[part, :1]), {"kind": Y[part], "size": X[part, 1]}
+
+
+@pytest.mark.parametrize("source", [
+    lambda: (((X[i:i + 16], X[i:i + 16, :1]), {"kind": Y[i:i + 16], "size": X[i:i + 16, 1]})
+             for i in range(0, 64, 16)),
+    PairsOfInputs,
+    lambda: tf.data.Dataset.from_tensor_slices(((X, X[:, :1]), {"kind": Y, "size": X[:, 1]})),
+])
+def test_several_inputs_and_outputs_are_read_in_their_structure(source):
+    recipe = make(source(), loss={"kind": "sparse_categorical_crossentropy", "size": "mse"})
+    x, y = recipe.data
+    assert isinstance(x, tuple) and [a.shape for a in x] == [(64, 2), (64, 1)]
+    np.testing.assert_array_equal(x[0], X)
+    assert set(y) == {"kind", "size"}
+    np.testing.assert_array_equal(y["kind"], Y)
+    np.testing.assert_array_equal(y["size"], X[:, 1])

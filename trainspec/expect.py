@@ -337,7 +337,7 @@ class RunExpectation:
                        note=f"metric {metric!r} was not recorded; recorded: {recorded} (add "
                        f"{metric!r} to Recipe(metrics=[...]))")
         series = self.run.metric(metric)
-        classes = self.run.n_classes or 2
+        classes = self.run.classes_of(metric) or 2  # per output for ``out_a_accuracy``
         chance = 1.0 / classes
         value = series.median(window)
         if not value >= chance + margin:

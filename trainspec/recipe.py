@@ -18,7 +18,9 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from trainspec import nested
 from trainspec.exceptions import RecipeWarning
+from trainspec.nested import Arrays
 
 # Keras 3 registries (keras.src.optimizers / keras.src.losses ALL_OBJECTS_DICT), lower-cased for
 # optimizers because ``keras.optimizers.get`` is case-insensitive for them.
@@ -101,7 +103,7 @@ def _as_array(value: Any, what: str) -> np.ndarray:
     return array
 
 
-def _xy(value: Any, what: str) -> tuple[np.ndarray, np.ndarray]:
+def _xy(value: Any, what: str) -> tuple[Arrays, Arrays]:
     from trainspec.sources import is_source, read_source
 
     if is_source(value):  # a tf.data.Dataset, generator or PyDataset: read once, here
@@ -111,13 +113,68 @@ def _xy(value: Any, what: str) -> tuple[np.ndarray, np.ndarray]:
             f"{what} must be an (x, y) tuple of arrays, or a finite tf.data.Dataset, generator "
             f"or keras.utils.PyDataset of (x, y) batches, got {type(value).__name__}"
         )
-    x = _as_array(value[0], f"{what} x")
-    y = _as_array(value[1], f"{what} y")
-    if x.shape[0] != y.shape[0]:
+    # x (y) is one array, or a list/dict of arrays for a model of several inputs (outputs)
+    x = nested.read(value[0], f"{what} x", _as_array)
+    y = nested.read(value[1], f"{what} y", _as_array)
+    if nested.n_samples(x) != nested.n_samples(y):
+        if isinstance(x, np.ndarray) and isinstance(y, np.ndarray):
+            raise ValueError(
+                f"{what} x has {x.shape[0]} samples but y has {y.shape[0]}; they must match"
+            )
+        (xname, xa), (yname, ya) = nested.leaves(x, f"{what} x")[0], nested.leaves(y, f"{what} y")[0]
         raise ValueError(
-            f"{what} x has {x.shape[0]} samples but y has {y.shape[0]}; they must match"
+            f"{xname} has {xa.shape[0]} samples but {yname} has {ya.shape[0]}; they must match"
         )
     return x, y
+
+
+def _per_output(spec: Any, y: Arrays, what: str) -> list[tuple[str, np.ndarray, Any]]:
+    """``(name, target array, its loss)`` for every target of ``y``, with a per-output ``spec``
+    (list or dict) matched by position or name; the checks against the model are the engine's."""
+    out = []
+    for i, (name, array) in enumerate(nested.leaves(y, what)):
+        if isinstance(spec, Mapping) and isinstance(y, dict):
+            item = spec.get(list(y)[i])
+        elif isinstance(spec, (list, tuple)):
+            item = spec[i] if i < len(spec) else None
+        else:
+            item = spec
+        out.append((name, array, item))
+    return out
+
+
+def _check_loss_layout(loss: Any, y: Arrays) -> None:
+    """A per-output loss (list or dict) against the targets, where both say the outputs."""
+    if isinstance(loss, (list, tuple)):
+        if not isinstance(y, tuple) and not isinstance(y, dict):
+            raise ValueError(
+                f"loss is a list of {len(loss)} losses (one per output) but data y is one array"
+            )
+        n = len(y)
+        if len(loss) != n:
+            raise ValueError(
+                f"loss is a list of {len(loss)} losses but data y holds {n} targets; give one "
+                "loss per output (or one loss for all)"
+            )
+    elif isinstance(loss, Mapping):
+        if isinstance(y, dict):
+            for key in y:
+                if key not in loss:
+                    raise ValueError(
+                        f"loss has no entry for the output {key!r} (data y[{key!r}]); give a "
+                        f"loss for every output: {', '.join(repr(k) for k in y)}"
+                    )
+            for key in loss:
+                if key not in y:
+                    raise ValueError(
+                        f"loss[{key!r}] matches no target of data y (keys: "
+                        f"{', '.join(repr(k) for k in y)})"
+                    )
+        elif not isinstance(y, tuple):
+            raise ValueError(
+                "loss is a dict (one loss per output) but data y is one array; give y as a dict "
+                "of targets by output name, or one loss"
+            )
 
 
 def _check_inputs_cast(x: np.ndarray, what: str) -> None:
@@ -260,6 +317,13 @@ class Recipe(BaseModel):
     after seeding, so its initial weights are reproducible.  A model compiled with
     ``model.compile(...)`` supplies ``loss`` and ``optimizer`` when they are left out.
 
+    A model of several inputs takes ``x`` as a list (in ``model.inputs`` order) or a dict by
+    input name; of several outputs, ``y`` as a list or dict by output name, ``loss`` once or per
+    output (list or dict) and ``metrics`` per output (dict or list of lists), recorded as
+    ``<output>_loss`` and ``<output>_<metric>`` beside the summed ``loss``.  A custom
+    ``train_step`` then receives ``x`` and ``y`` as tuples in model order (``x`` as given to
+    a subclassed model, which has no symbolic inputs to match).
+
     ``train_step`` replaces the compiled loss with your own ``tf.GradientTape`` step, written as
     you would without trainspec (its ``apply_gradients`` calls are observed for the probes)::
 
@@ -290,8 +354,9 @@ class Recipe(BaseModel):
 
     model: Any = Field(description="A keras.Model, or a zero-argument callable returning one.")
     data: Any = Field(
-        description="Training data: an (x, y) tuple of arrays, or a finite tf.data.Dataset, "
-        "generator or keras.utils.PyDataset of (x, y) (read once, see trainspec.sources)."
+        description="Training data: an (x, y) tuple of arrays (x or y a list or dict of arrays "
+        "for a model of several inputs or outputs), or a finite tf.data.Dataset, generator or "
+        "keras.utils.PyDataset of (x, y) (read once, see trainspec.sources)."
     )
     loss: Any = Field(
         default=None,
@@ -307,7 +372,10 @@ class Recipe(BaseModel):
     steps: int = Field(default=300, gt=0, description="Optimizer steps to train.")
     batch_size: int = Field(default=32, gt=0)
     seed: int = Field(default=0, ge=0, le=MAX_SEED, description="0 to 2**32 - 1, as NumPy's.")
-    metrics: tuple[Any, ...] = Field(default=(), description="Metric names or callables.")
+    metrics: Any = Field(
+        default=(), description="Metric names or callables, for every output or per output "
+        "(a dict by output name, or a list of lists by position)."
+    )
     validation_split: float = Field(default=0.0, ge=0.0, lt=1.0)
     validation_data: Any = Field(
         default=None, description="Validation (x, y) or a source as for data, or None."
@@ -386,32 +454,34 @@ class Recipe(BaseModel):
 
     @field_validator("data")
     @classmethod
-    def _check_data(cls, value: Any) -> tuple[np.ndarray, np.ndarray]:
+    def _check_data(cls, value: Any) -> tuple[Arrays, Arrays]:
         return _xy(value, "data")
 
     @field_validator("validation_data")
     @classmethod
-    def _check_validation_data(cls, value: Any) -> tuple[np.ndarray, np.ndarray] | None:
+    def _check_validation_data(cls, value: Any) -> tuple[Arrays, Arrays] | None:
         return None if value is None else _xy(value, "validation_data")
 
     @field_validator("loss")
     @classmethod
     def _check_loss(cls, value: Any) -> Any:
-        if inspect.isclass(value):
-            raise ValueError(
-                f"got the class {value.__name__}; pass an instance: loss={value.__name__}()"
-            )
-        if value is None or callable(value):
-            return value
-        if isinstance(value, str):
-            if value not in _KERAS_LOSSES:
-                raise ValueError(
-                    f"unknown loss {value!r}; use a Keras loss name such as "
-                    "'sparse_categorical_crossentropy', 'categorical_crossentropy', "
-                    "'binary_crossentropy' or 'mse', a keras.losses.Loss, or a callable"
-                )
-            return value
-        raise ValueError(f"must be a loss name, a keras.losses.Loss or a callable, got {value!r}")
+        # one loss for every output, or one per output: a list (by position), a dict (by name)
+        if isinstance(value, (list, tuple)):
+            if not value:
+                raise ValueError("is an empty list; give one loss per output, or one loss")
+            return [_check_one_loss(item, f"loss[{i}]") for i, item in enumerate(value)]
+        if isinstance(value, Mapping):
+            if not value:
+                raise ValueError("is an empty dict; give one loss per output name, or one loss")
+            out = {}
+            for key, item in value.items():
+                if not isinstance(key, str):
+                    raise ValueError(f"keys of a loss dict are output names, got {key!r}")
+                if item is None:
+                    raise ValueError(f"loss[{key!r}] is None; every output needs a loss")
+                out[key] = _check_one_loss(item, f"loss[{key!r}]")
+            return out
+        return _check_one_loss(value, "")
 
     @field_validator("optimizer")
     @classmethod
@@ -449,31 +519,24 @@ class Recipe(BaseModel):
 
     @field_validator("metrics", mode="before")
     @classmethod
-    def _check_metrics(cls, value: Any) -> tuple[Any, ...]:
-        if isinstance(value, str) or callable(value):
-            value = [value]
-        items = tuple(value or ())
-        for item in items:
-            if inspect.isclass(item):
-                raise ValueError(
-                    f"got the class {item.__name__}; pass an instance ({item.__name__}()) or "
-                    "a metric name"
-                )
-            if isinstance(item, str) and item not in KNOWN_METRICS:
-                raise ValueError(
-                    f"unknown metric {item!r}; known: {', '.join(sorted(KNOWN_METRICS))}, "
-                    "or pass a callable(y_true, y_pred)"
-                )
-            if not isinstance(item, str) and not callable(item):
-                raise ValueError(f"a metric must be a name or a callable, got {item!r}")
-        names = [_metric_name(item) for item in items]
-        twice = sorted({n for n in names if names.count(n) > 1})
-        if twice:
-            raise ValueError(
-                f"two metrics are recorded under the name {twice[0]!r}, so one would hide the "
-                "other; give each a distinct name (a function's __name__, a Metric's name=)"
-            )
-        return items
+    def _check_metrics(cls, value: Any) -> Any:
+        # the same metrics for every output (a list), or per output: a dict by output name, or a
+        # list of lists by position
+        if isinstance(value, Mapping):
+            out: dict[str, tuple[Any, ...]] = {}
+            for key, items in value.items():
+                if not isinstance(key, str):
+                    raise ValueError(f"keys of a metrics dict are output names, got {key!r}")
+                out[key] = _check_metric_list(items, f"metrics[{key!r}]")
+            return out
+        if isinstance(value, (list, tuple)) and any(
+            isinstance(v, (list, tuple)) or v is None for v in value
+        ):
+            if not all(isinstance(v, (list, tuple, str)) or v is None or callable(v)
+                       for v in value):
+                raise ValueError("per-output metrics are a list of lists, one per output")
+            return tuple(_check_metric_list(v, f"metrics[{i}]") for i, v in enumerate(value))
+        return _check_metric_list(value, "")
 
     @field_validator("callbacks", mode="before")
     @classmethod
@@ -488,7 +551,7 @@ class Recipe(BaseModel):
 
     @model_validator(mode="after")
     def _check_sizes(self) -> Recipe:
-        n = self.data[0].shape[0]
+        n = nested.n_samples(self.data[0])
         n_val = int(n * self.validation_split)
         n_train = n - n_val
         if n_train < 1:
@@ -512,18 +575,29 @@ class Recipe(BaseModel):
                 raise ValueError("a callback monitors a val_ metric but there is no validation data")
         self._check_schedule_memory(n_train)
         x, y = self.data
-        _check_inputs_cast(x, "data x")
-        _check_targets_cast(y, "data y", self.loss)
+        _check_loss_layout(self.loss, y)
+        for name, array in nested.leaves(x, "data x"):
+            _check_inputs_cast(array, name)
+        for name, array, loss in _per_output(self.loss, y, "data y"):
+            _check_targets_cast(array, name, loss)
         if self.validation_data is not None:
             vx, vy = self.validation_data
             for part, train_a, val_a in (("x", x, vx), ("y", y, vy)):
-                if _sample_shape(val_a) != _sample_shape(train_a):
+                if not nested.same_layout(train_a, val_a):
                     raise ValueError(
-                        f"validation_data {part} has per-sample shape {val_a.shape[1:]} but "
-                        f"data {part} has {train_a.shape[1:]}; they must match"
+                        f"validation_data {part} is {nested.describe(val_a)} but data {part} is "
+                        f"{nested.describe(train_a)}; they must match"
                     )
-            _check_inputs_cast(vx, "validation_data x")
-            _check_targets_cast(vy, "validation_data y", self.loss)
+                for train_name, t, val_name, v in _aligned(train_a, val_a, part):
+                    if _sample_shape(v) != _sample_shape(t):
+                        raise ValueError(
+                            f"{val_name} has per-sample shape {v.shape[1:]} but {train_name} "
+                            f"has {t.shape[1:]}; they must match"
+                        )
+            for name, array in nested.leaves(vx, "validation_data x"):
+                _check_inputs_cast(array, name)
+            for name, array, loss in _per_output(self.loss, vy, "validation_data y"):
+                _check_targets_cast(array, name, loss)
         return self
 
     def _check_schedule_memory(self, n_train: int) -> None:
@@ -544,7 +618,7 @@ class Recipe(BaseModel):
         """True when validation data is given directly or split off the training data."""
         return self.validation_data is not None or self.validation_split > 0
 
-    def split(self) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray] | None]:
+    def split(self) -> tuple[tuple[Arrays, Arrays], tuple[Arrays, Arrays] | None]:
         """The (train, validation) data, splitting off the last fraction as Keras' ``fit`` does.
 
         Example:
@@ -557,10 +631,13 @@ class Recipe(BaseModel):
         x, y = self.data
         if self.validation_data is not None:
             return (x, y), self.validation_data
-        n_val = int(x.shape[0] * self.validation_split)
+        n_val = int(nested.n_samples(x) * self.validation_split)
         if n_val == 0:
             return (x, y), None
-        return (x[:-n_val], y[:-n_val]), (x[-n_val:], y[-n_val:])
+        head = lambda a: a[:-n_val]  # noqa: E731
+        tail = lambda a: a[-n_val:]  # noqa: E731
+        return ((nested.map_arrays(head, x), nested.map_arrays(head, y)),
+                (nested.map_arrays(tail, x), nested.map_arrays(tail, y)))
 
     @property
     def label(self) -> str:
@@ -586,6 +663,78 @@ class Recipe(BaseModel):
         values = {name: getattr(self, name) for name in type(self).model_fields}
         values.update(changes)
         return type(self)(**values)
+
+
+def _check_one_loss(value: Any, where: str) -> Any:
+    at = f"{where}: " if where else ""
+    if inspect.isclass(value):
+        raise ValueError(
+            f"{at}got the class {value.__name__}; pass an instance: loss={value.__name__}()"
+        )
+    if value is None or callable(value):
+        if value is None and where:
+            raise ValueError(f"{where} is None; every output needs a loss")
+        return value
+    if isinstance(value, str):
+        if value not in _KERAS_LOSSES:
+            raise ValueError(
+                f"{at}unknown loss {value!r}; use a Keras loss name such as "
+                "'sparse_categorical_crossentropy', 'categorical_crossentropy', "
+                "'binary_crossentropy' or 'mse', a keras.losses.Loss, or a callable"
+            )
+        return value
+    raise ValueError(f"{at}must be a loss name, a keras.losses.Loss or a callable, got {value!r}")
+
+
+def _check_metric_list(value: Any, where: str) -> tuple[Any, ...]:
+    at = f"{where}: " if where else ""
+    if isinstance(value, str) or callable(value):
+        value = [value]
+    items = tuple(value or ())
+    for item in items:
+        if inspect.isclass(item):
+            raise ValueError(
+                f"{at}got the class {item.__name__}; pass an instance ({item.__name__}()) or "
+                "a metric name"
+            )
+        if isinstance(item, str) and item not in KNOWN_METRICS:
+            raise ValueError(
+                f"{at}unknown metric {item!r}; known: {', '.join(sorted(KNOWN_METRICS))}, "
+                "or pass a callable(y_true, y_pred)"
+            )
+        if not isinstance(item, str) and not callable(item):
+            raise ValueError(f"{at}a metric must be a name or a callable, got {item!r}")
+    names = [_metric_name(item) for item in items]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise ValueError(
+            f"{at}two metrics are recorded under the name {twice[0]!r}, so one would hide the "
+            "other; give each a distinct name (a function's __name__, a Metric's name=)"
+        )
+    return items
+
+
+def metric_items(metrics: Any) -> list[Any]:
+    """Every metric of a recipe's ``metrics``, flat (whether given for all outputs or per
+    output).
+
+    Example:
+        >>> metric_items({"out_a": ("accuracy",), "out_b": ("mae",)})
+        ['accuracy', 'mae']
+    """
+    if isinstance(metrics, Mapping):
+        return [m for items in metrics.values() for m in items]
+    return [m for item in metrics for m in (item if isinstance(item, tuple) else (item,))]
+
+
+def _aligned(train: Arrays, val: Arrays, part: str) -> list[tuple[str, np.ndarray, str, np.ndarray]]:
+    """Training and validation arrays side by side (dicts by key), with their names."""
+    if isinstance(train, dict) and isinstance(val, dict):
+        return [(f"data {part}[{k!r}]", train[k], f"validation_data {part}[{k!r}]", val[k])
+                for k in val]
+    return [(tn, t, vn, v) for (tn, t), (vn, v) in zip(
+        nested.leaves(train, f"data {part}"), nested.leaves(val, f"validation_data {part}"),
+        strict=True)]
 
 
 def _sample_shape(array: np.ndarray) -> tuple[int, ...]:

@@ -229,6 +229,10 @@ class Run:
     loss_name: str | None = None
     #: Layers whose activations could not be probed (see :class:`UnprobedLayer`).
     unprobed: tuple[UnprobedLayer, ...] = ()
+    #: A model of several outputs: their names (``loss`` is then their sum, and ``metrics``
+    #: hold ``<output>_loss`` and ``<output>_<metric>``) and the classes each predicts.
+    outputs: tuple[str, ...] = ()
+    output_classes: Mapping[str, int | None] = field(default_factory=dict)
     from_cache: bool = field(default=False, compare=False)
 
     @property
@@ -244,6 +248,19 @@ class Run:
     def chance_loss(self) -> float | None:
         """``-log(1/C)``: the cross-entropy of a uniform guess over ``C`` classes."""
         return math.log(self.n_classes) if self.n_classes and self.n_classes > 1 else None
+
+    def classes_of(self, metric: str) -> int | None:
+        """The classes the output a metric is recorded for predicts: ``n_classes``, or for
+        ``out_a_accuracy`` of a model of several outputs, the classes of ``out_a``.
+
+        Example:
+            >>> run.classes_of("out_a_accuracy")              # doctest: +SKIP
+            3
+        """
+        for name in sorted(self.outputs, key=len, reverse=True):  # out_ab before out_a
+            if metric.removeprefix("val_").startswith(f"{name}_"):
+                return self.output_classes.get(name)
+        return self.n_classes
 
     def metric(self, name: str) -> Series:
         """One metric's series, with a helpful error naming the recorded ones."""
@@ -343,6 +360,9 @@ class Run:
             "output_activation": self.output_activation,
             "loss_name": self.loss_name,
         }
+        if self.outputs:  # only then: a one-output run's arrays stay as they were
+            meta["outputs"] = list(self.outputs)
+            meta["output_classes"] = dict(self.output_classes)
         arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
         return arrays
 
@@ -418,6 +438,8 @@ class Run:
             loss_name=meta["loss_name"],
             unprobed=tuple(UnprobedLayer(name, None if kind is None else ActivationKind(kind), why)
                            for name, kind, why in meta.get("unprobed", [])),
+            outputs=tuple(meta.get("outputs", ())),
+            output_classes=dict(meta.get("output_classes", {})),
             from_cache=from_cache,
         )
 

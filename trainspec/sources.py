@@ -14,8 +14,9 @@ fingerprint) in each process; seed its ``shuffle`` to keep the cache and the ver
 - A generator or iterator yields ``(x, y)`` batches, as ``model.fit`` expects; it is consumed.
 - ``keras.utils.PyDataset``: ``len(ds)`` batches ``ds[i]``.
 
-``(x, y, sample_weight)`` elements and dict or list inputs are refused with an error naming the
-field.
+``x`` and ``y`` may be dicts or tuples of arrays (a model of several inputs or outputs, matched
+by name or position, see ``trainspec.nested``); every element must have the same keys.
+``(x, y, sample_weight)`` elements are refused with an error naming the field.
 
 Example:
     >>> import numpy as np
@@ -54,7 +55,7 @@ def _is_pydataset(value: Any) -> bool:
     return keras is not None and isinstance(value, keras.utils.PyDataset)
 
 
-def read_source(value: Any, what: str) -> tuple[np.ndarray, np.ndarray]:
+def read_source(value: Any, what: str) -> tuple[Any, Any]:
     """The ``(x, y)`` arrays of a source, read once (see the module docstring)."""
     if _is_dataset(value):
         return _read_dataset(value, what)
@@ -76,7 +77,7 @@ def _bounded(items: Iterable[Any], what: str) -> Iterator[Any]:
         yield item
 
 
-def _read_dataset(dataset: Any, what: str) -> tuple[np.ndarray, np.ndarray]:
+def _read_dataset(dataset: Any, what: str) -> tuple[Any, Any]:
     import tensorflow as tf
 
     if int(dataset.cardinality()) == int(tf.data.INFINITE_CARDINALITY):
@@ -84,6 +85,7 @@ def _read_dataset(dataset: Any, what: str) -> tuple[np.ndarray, np.ndarray]:
                          "part with .take(n)")
     spec = dataset.element_spec
     first = spec[0] if isinstance(spec, tuple) and spec else spec
+    first = tf.nest.flatten(first)[0] if tf.nest.flatten(first) else first  # a dict of inputs
     shape = getattr(first, "shape", None)
     batched = "Batch" in type(dataset).__name__ or (
         shape is not None and shape.rank and shape[0] is None
@@ -91,9 +93,9 @@ def _read_dataset(dataset: Any, what: str) -> tuple[np.ndarray, np.ndarray]:
     return _concatenate(_bounded(dataset.as_numpy_iterator(), what), what, batched=bool(batched))
 
 
-def _concatenate(elements: Iterable[Any], what: str, batched: bool) -> tuple[np.ndarray, np.ndarray]:
-    xs: list[np.ndarray] = []
-    ys: list[np.ndarray] = []
+def _concatenate(elements: Iterable[Any], what: str, batched: bool) -> tuple[Any, Any]:
+    xs: list[Any] = []
+    ys: list[Any] = []
     for element in elements:
         if not isinstance(element, (tuple, list)) or len(element) not in (2, 3):
             raise ValueError(f"{what}: each element must be an (x, y) pair, got "
@@ -102,15 +104,47 @@ def _concatenate(elements: Iterable[Any], what: str, batched: bool) -> tuple[np.
             raise ValueError(f"{what}: (x, y, sample_weight) elements: sample weights are not "
                              "supported")
         x, y = element
-        if isinstance(x, (dict, list, tuple)) or isinstance(y, (dict, list, tuple)):
-            raise ValueError(f"{what}: dict or list inputs or targets (several model inputs or "
-                             "outputs) are not supported")
-        xs.append(np.asarray(x))
-        ys.append(np.asarray(y))
+        xs.append(_arrays(x))
+        ys.append(_arrays(y))
     if not xs:
         raise ValueError(f"{what}: the source yielded nothing")
+    return _join(xs, f"{what} x", batched), _join(ys, f"{what} y", batched)
+
+
+def _arrays(value: Any) -> Any:
+    """One element's x or y as an array, a dict of arrays or a tuple of arrays."""
+    if isinstance(value, dict):
+        return {key: np.asarray(v) for key, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return tuple(np.asarray(v) for v in value)
+    return np.asarray(value)
+
+
+def _join(parts: list[Any], what: str, batched: bool) -> Any:
+    """The elements' arrays joined along the sample axis, keeping their dict or tuple."""
     join = np.concatenate if batched else np.stack
+    head = parts[0]
     try:
-        return join(xs), join(ys)
+        if isinstance(head, dict):
+            for n, part in enumerate(parts):
+                if not isinstance(part, dict) or set(part) != set(head):
+                    raise ValueError(f"{what}: element {n} has keys {_keys(part)} but element 0 "
+                                     f"has {_keys(head)}")
+            return {key: join([part[key] for part in parts]) for key in head}
+        if isinstance(head, tuple):
+            for n, part in enumerate(parts):
+                if not isinstance(part, tuple) or len(part) != len(head):
+                    raise ValueError(f"{what}: element {n} does not hold the {len(head)} arrays "
+                                     "element 0 holds")
+            return tuple(join([part[i] for part in parts]) for i in range(len(head)))
+        if any(isinstance(part, (dict, tuple)) for part in parts):
+            raise ValueError(f"{what}: element 0 is one array but a later element is a dict or list")
+        return join(parts)
     except ValueError as exc:
+        if str(exc).startswith(what):
+            raise
         raise ValueError(f"{what}: the batches do not have one per-sample shape: {exc}") from None
+
+
+def _keys(part: Any) -> str:
+    return repr(sorted(part)) if isinstance(part, dict) else type(part).__name__

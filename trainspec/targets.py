@@ -43,20 +43,22 @@ def _parts(p: Any) -> list[tuple[str, np.ndarray]]:
     return parts
 
 
-def check_targets(p: Any, y_pred: Any) -> None:
+def check_targets(p: Any, y_pred: Any, what: str = "y") -> None:
     """Targets of the training and validation data against the loss and the model's outputs
-    (``p`` is the engine's prepared run)."""
+    (``p`` is the engine's prepared run; ``what`` names the targets, ``y['out_a']`` for one
+    output of several)."""
     kind = loss_kind(p.loss_name)
     if kind is None or p.loss_fn is None:
         return
     n_out = int(y_pred.shape[-1]) if len(y_pred.shape) > 1 else 1
     label = p.recipe.label
+    where = "" if what == "y" else f" {what}"  # one output of several: name it
     for field, y in _parts(p):
         shape = tuple(y.shape[1:])
         if kind == "sparse":
             if len(shape) >= 1 and shape[-1] == n_out and n_out > 1:
                 raise RecipeError(
-                    f"{field} y has per-sample shape {shape}, one-hot targets, but "
+                    f"{field} {what} has per-sample shape {shape}, one-hot targets, but "
                     f"{p.loss_name!r} takes class indices: use loss='categorical_crossentropy', "
                     "or pass y.argmax(-1)",
                     field="loss", recipe=label,
@@ -65,14 +67,14 @@ def check_targets(p: Any, y_pred: Any) -> None:
                 lo, hi = int(y.min()), int(y.max())
                 if lo < 0 or hi >= n_out:
                     raise DataError(
-                        f"{field} labels range over [{lo}, {hi}] but the model has {n_out} "
+                        f"{field}{where} labels range over [{lo}, {hi}] but the model has {n_out} "
                         f"outputs: sparse labels must lie in [0, {n_out - 1}]",
                         field=field, recipe=label,
                     )
         elif kind == "categorical":
             if n_out > 1 and (len(shape) == 0 or shape == (1,)):
                 raise RecipeError(
-                    f"{field} y holds one class index per sample but {p.loss_name!r} takes "
+                    f"{field} {what} holds one class index per sample but {p.loss_name!r} takes "
                     f"one-hot targets of shape ({n_out},): use "
                     "loss='sparse_categorical_crossentropy', or keras.utils.to_categorical(y)",
                     field="loss", recipe=label,
@@ -81,7 +83,7 @@ def check_targets(p: Any, y_pred: Any) -> None:
             lo, hi = float(np.min(y)), float(np.max(y))
             if lo < 0 or hi > 1:
                 raise DataError(
-                    f"{field} targets range over [{lo:g}, {hi:g}] but {p.loss_name!r} takes "
+                    f"{field}{where} targets range over [{lo:g}, {hi:g}] but {p.loss_name!r} takes "
                     "targets in [0, 1] (labels 0 and 1, or probabilities)",
                     field=field, recipe=label,
                 )

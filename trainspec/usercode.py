@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from trainspec.exceptions import RecipeError, TrainspecError
+from trainspec.recipe import metric_items
 
 _FRAME = re.compile(r'^\s*File "(?P<file>[^"]+)", line (?P<line>\d+), in (?P<name>[^\s*]+)')
 _NOISE = re.compile(
@@ -106,7 +107,7 @@ def _autograph_frames(exc: BaseException, recipe: Any) -> list[Frame]:
              if "__autograph_generated" in f.filename and f.name.startswith("tf__")}
     if not names:
         return []
-    candidates = [recipe.train_step, recipe.loss, *recipe.metrics]
+    candidates = [recipe.train_step, *_losses(recipe.loss), *metric_items(recipe.metrics)]
     out = []
     for fn in candidates:
         code = getattr(getattr(fn, "__func__", fn), "__code__", None)
@@ -148,6 +149,13 @@ def clean_message(text: str) -> str:
     return " ".join(keep)[:600] or text.strip().splitlines()[0][:600]
 
 
+def _losses(loss: Any) -> list[Any]:
+    """The loss, or each output's loss of a per-output list or dict."""
+    if isinstance(loss, dict):
+        return list(loss.values())
+    return list(loss) if isinstance(loss, list) else [loss]
+
+
 def _codes(value: Any) -> list[Any]:
     """Code objects of a callable or of the user-defined methods of an object's class."""
     if value is None or isinstance(value, str):
@@ -180,8 +188,8 @@ def sources(recipe: Any, model: Any = None) -> dict[str, list[tuple[str, int, in
     """For each field holding user code, the ``(file, first line, last line)`` of its code."""
     found: dict[str, list[Any]] = {
         "train_step": _codes(recipe.train_step),
-        "metrics": [c for m in recipe.metrics for c in _codes(m)],
-        "loss": _codes(recipe.loss) if callable(recipe.loss) else [],
+        "metrics": [c for m in metric_items(recipe.metrics) for c in _codes(m)],
+        "loss": [c for fn in _losses(recipe.loss) if callable(fn) for c in _codes(fn)],
         "callbacks": [c for cb in recipe.callbacks for c in _codes(cb)],
         "model": _codes(recipe.model) if not hasattr(recipe.model, "layers") else [],
     }

@@ -5,7 +5,8 @@ A run passes through these modules, in order:
 - ``api``: ``train(recipe)`` and ``fingerprint(recipe)``, the entry points.
 - ``memo``: runs already trained in this process (then the disk cache, then training).
 - ``prepare``: seed, build the model, resolve loss/optimizer/metrics, check eagerly on two
-  samples, find the probed layers (``probes``); ``identify`` fingerprints the result
+  samples, find the probed layers (``probes``); ``structure`` matches several inputs and
+  outputs to the arrays, losses and metrics; ``identify`` fingerprints the result
   (hashing in ``fingerprint``, of user code in ``codehash``); ``prepared`` is the dataclass
   handed on.
 - ``graphs``: whether a traced loop of an earlier recipe can be shared, and handing it over.

@@ -183,4 +183,6 @@ def assemble(
         output_activation=p.output_activation,
         loss_name=p.loss_name,
         unprobed=tuple(p.unprobed),
+        outputs=tuple(p.outputs),
+        output_classes=dict(p.output_classes),
     )

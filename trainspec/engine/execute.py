@@ -25,6 +25,7 @@ from trainspec.engine.prepared import Prepared
 from trainspec.engine.schedule import batch_indices, histogram_steps
 from trainspec.events import PROGRESS
 from trainspec.exceptions import TrainspecError
+from trainspec.nested import n_samples
 from trainspec.run import Run
 from trainspec.targets import user_code
 from trainspec.usercode import explain
@@ -82,7 +83,7 @@ def execute(p: Prepared) -> Run:
         model = p.model
         loop = build_loop(p)
         evaluate = build_eval(p) if p.val is not None else None
-    val = None if p.val is None else tuple(tf.constant(a) for a in p.val)
+    val = None if p.val is None else tuple(tf.nest.map_structure(tf.constant, a) for a in p.val)
     recorded = _train_chunks(p, model, loop, evaluate, val)
     after_training(p, model)
     final_val: dict[str, float] = {}
@@ -135,8 +136,8 @@ def _train_chunks(p: Prepared, model: Any, loop: Callable[..., Any],
     """Call ``loop`` chunk after chunk until every step ran, a value was not finite, or a
     callback stopped training; validation and callbacks run at each ``eval_every``."""
     recipe = p.recipe
-    x, y = (tf.constant(a) for a in p.train)
-    idx = batch_indices(len(p.train[0]), recipe.steps, recipe.batch_size, recipe.seed)
+    x, y = (tf.nest.map_structure(tf.constant, a) for a in p.train)  # several inputs: tuples
+    idx = batch_indices(n_samples(p.train[0]), recipe.steps, recipe.batch_size, recipe.seed)
     snapshots = histogram_steps(recipe.steps)
     chunk = recipe.eval_every or min(recipe.steps, DEFAULT_CHUNK_STEPS)
     for callback in PROGRESS:

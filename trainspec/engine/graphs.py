@@ -23,6 +23,7 @@ import tensorflow as tf
 from trainspec.engine.fingerprint import ENGINE_VERSION, Hasher, identity
 from trainspec.engine.identify import canonical_config
 from trainspec.engine.prepared import Prepared
+from trainspec.recipe import metric_items
 
 # Tracing the loop costs far more than a short run of a small model, and the graph of a run does
 # not depend on every value of its recipe: the data, batch indices and histogram steps are
@@ -135,6 +136,8 @@ def graph_key(p: Prepared) -> str | None:
     The fingerprint without what enters the graph as an argument (data values, batch order,
     steps, batch size, seed) or a variable (initial weights, learning rate)."""
     recipe, model, optimizer = p.recipe, p.model, p.optimizer
+    if not all(isinstance(a, np.ndarray) for a in p.train):  # several inputs or outputs
+        return None
     if recipe.callbacks:  # callbacks are handed the model object and may save or change it
         return None
     if not isinstance(optimizer.learning_rate, keras.Variable):  # a schedule is traced in
@@ -142,7 +145,7 @@ def graph_key(p: Prepared) -> str | None:
     if not is_keras(optimizer) or not is_keras(model) or not _model_described(model):
         return None
     loss = recipe.loss if recipe.loss is not None else getattr(model, "loss", None)
-    if not _described(loss) or not _described(list(recipe.metrics)):
+    if not _described(loss) or not _described(metric_items(recipe.metrics)):
         return None
     if recipe.train_step is not None and not _described(recipe.train_step):
         return None

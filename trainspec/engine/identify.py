@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from trainspec import nested
 from trainspec.engine import probes
 from trainspec.engine.codehash import code_digest
 from trainspec.engine.fingerprint import ENGINE_VERSION, Hasher, identity
@@ -41,6 +42,19 @@ def canonical_config(model: Any) -> str:
     return text
 
 
+def _add_arrays(h: Hasher, label: str, value: Any) -> None:
+    """One array as it always was; several (inputs or outputs, in model order) one by one."""
+    if isinstance(value, np.ndarray):
+        h.add(label, value)
+        return
+    h.add(label, ["dict" if isinstance(value, dict) else "tuple", len(value)])
+    if isinstance(value, dict):  # by key: the order a dict was written in changes nothing
+        value = {key: value[key] for key in sorted(value)}
+    for i, (name, array) in enumerate(nested.leaves(value, label)):
+        h.add(f"{label}{i}", name)
+        h.add(f"{label}{i}", array)
+
+
 def fingerprint_of(p: Prepared) -> str:
     """Hash everything that decides what training ``p`` records.
 
@@ -54,18 +68,21 @@ def fingerprint_of(p: Prepared) -> str:
     h.add("model", canonical_config(p.model))
     for w in p.model.get_weights():
         h.add("weight", np.asarray(w))
-    h.add("train_x", p.train[0])
-    h.add("train_y", p.train[1])
+    _add_arrays(h, "train_x", p.train[0])
+    _add_arrays(h, "train_y", p.train[1])
     if p.val is not None:
-        h.add("val_x", p.val[0])
-        h.add("val_y", p.val[1])
+        _add_arrays(h, "val_x", p.val[0])
+        _add_arrays(h, "val_y", p.val[1])
     h.add("loss", identity(r.loss) if r.loss is not None else p.loss_name)
     # without Keras' automatic name (sgd, sgd_1...): it depends on creation order, not the recipe
     h.add("optimizer", identity({k: v for k, v in p.optimizer.get_config().items() if k != "name"}))
     h.add("optimizer_class", type(p.optimizer).__name__)
     for name in ("steps", "batch_size", "seed", "eval_every"):
         h.add(name, getattr(r, name))
-    h.add("metrics", [identity(m) for m in r.metrics])
+    if isinstance(r.metrics, tuple) and not p.outputs:
+        h.add("metrics", [identity(m) for m in r.metrics])
+    else:  # per output, or for each of several outputs: what each output records
+        h.add("metrics", [[name, identity(fn)] for name, fn in p.metric_fns])
     h.add("callbacks", [identity(c) for c in r.callbacks])
     h.add("train_step", identity(r.train_step) if r.train_step is not None else None)
     # the Python code of user-defined layers, models, functions and callbacks (config and

@@ -27,6 +27,7 @@ from trainspec.constants import HISTOGRAM_BINS
 from trainspec.engine import probes
 from trainspec.engine.prepared import Prepared
 from trainspec.engine.step import make_step, mean_loss, regularization
+from trainspec.engine.structure import feed
 
 #: Validation samples per batch of the evaluation loop.
 EVAL_BATCH = 1024
@@ -131,8 +132,8 @@ def _make_body(p: Prepared) -> Callable[..., tuple]:
 
     def body(x: Any, y: Any, idx: Any, i: Any, ok: Any, base: Any, last: tuple, tas: tuple):
         loss_ta, metric_ta, grad_ta, weight_ta, ratio_ta, act_ta = tas
-        xb = tf.gather(x, idx[i])
-        yb = tf.gather(y, idx[i])
+        xb = tf.nest.map_structure(lambda a: tf.gather(a, idx[i]), x)  # several inputs: each
+        yb = tf.nest.map_structure(lambda a: tf.gather(a, idx[i]), y)
         before = [tf.identity(v) for v in variables]
         loss, y_pred, acts, grads = step(xb, yb)
         after = [tf.identity(v) for v in variables]  # read after the update (program order)
@@ -155,6 +156,12 @@ def _make_body(p: Prepared) -> Callable[..., tuple]:
     return body
 
 
+def _spec(array: np.ndarray) -> Any:
+    """The traced argument of one array: any number of samples (float32 inputs, int32 or
+    float32 targets)."""
+    return tf.TensorSpec([None, *array.shape[1:]], tf.as_dtype(array.dtype))
+
+
 def build_loop(p: Prepared) -> Callable[..., dict[str, Any]]:
     """The traced training loop of ``p`` (traced on its first call).
 
@@ -164,7 +171,7 @@ def build_loop(p: Prepared) -> Callable[..., dict[str, Any]]:
         TensorShape([20, 3])
     """
     n_layers, n_acts, n_metrics = len(p.layers), len(p.acts), len(p.metric_fns)
-    x, y = p.train
+    x, y = (tf.nest.map_structure(_spec, a) for a in p.train)
     variables = list(p.model.trainable_variables)
     body = _make_body(p)
 
@@ -173,11 +180,7 @@ def build_loop(p: Prepared) -> Callable[..., dict[str, Any]]:
     @tf.function(
         jit_compile=False,
         autograph=False,
-        input_signature=[
-            tf.TensorSpec([None, *x.shape[1:]], tf.float32),
-            tf.TensorSpec([None, *y.shape[1:]], tf.as_dtype(y.dtype)),
-            tf.TensorSpec([None, None], tf.int32),
-        ],
+        input_signature=[x, y, tf.TensorSpec([None, None], tf.int32)],
     )
     def loop(x: Any, y: Any, idx: Any) -> dict[str, Any]:
         global _traces
@@ -208,29 +211,23 @@ def build_eval(p: Prepared) -> Callable[..., Any]:
     """The traced validation pass: ``evaluate(x, y)`` returns ``[loss, *metrics]`` averaged over
     all samples in batches of ``EVAL_BATCH`` (loss 0.0 when ``p`` has no loss function)."""
     model = p.model
-    x, y = p.val  # type: ignore[misc]
+    x, y = (tf.nest.map_structure(_spec, a) for a in p.val)  # type: ignore[union-attr]
 
-    @tf.function(
-        jit_compile=False,
-        autograph=False,
-        input_signature=[
-            tf.TensorSpec([None, *x.shape[1:]], tf.float32),
-            tf.TensorSpec([None, *y.shape[1:]], tf.as_dtype(y.dtype)),
-        ],
-    )
+    @tf.function(jit_compile=False, autograph=False, input_signature=[x, y])
     def evaluate(x: Any, y: Any) -> Any:
-        n = tf.shape(x)[0]
+        n = tf.shape(tf.nest.flatten(x)[0])[0]
         width = len(p.metric_fns) + 1
 
         def body(start: Any, total: Any) -> tuple:
-            xb = x[start : start + EVAL_BATCH]
-            yb = y[start : start + EVAL_BATCH]
-            y_pred = model(xb, training=False)
+            xb = tf.nest.map_structure(lambda a: a[start : start + EVAL_BATCH], x)
+            yb = tf.nest.map_structure(lambda a: a[start : start + EVAL_BATCH], y)
+            y_pred = model(feed(model, xb), training=False)
             loss = mean_loss(p, yb, y_pred) if p.loss_fn is not None else tf.constant(0.0)
             values = [loss] + [
                 tf.reduce_mean(tf.cast(fn(yb, y_pred), tf.float32)) for _, fn in p.metric_fns
             ]
-            return start + EVAL_BATCH, total + tf.stack(values) * tf.cast(tf.shape(xb)[0], tf.float32)
+            size = tf.cast(tf.shape(tf.nest.flatten(xb)[0])[0], tf.float32)
+            return start + EVAL_BATCH, total + tf.stack(values) * size
 
         _, total = tf.while_loop(lambda s, t: s < n, body, (tf.constant(0), tf.zeros([width])))
         means = total / tf.cast(n, tf.float32)

@@ -11,12 +11,13 @@ from __future__ import annotations
 import keras
 import numpy as np
 
+from trainspec import nested
 from trainspec.engine.codehash import code_digest
 from trainspec.engine.execute import execute
 from trainspec.engine.fingerprint import Hasher
 from trainspec.engine.prepared import Prepared
 from trainspec.events import STORES
-from trainspec.recipe import Recipe
+from trainspec.recipe import Recipe, metric_items
 from trainspec.run import Run
 
 #: Runs trained in this process, by fingerprint.
@@ -57,10 +58,14 @@ def _data_digest(recipe: Recipe) -> str | None:
         return None  # user objects that may have changed since: always prepare
     h = Hasher()
     for name, part in (("data", recipe.data), ("validation_data", recipe.validation_data)):
-        for i, array in enumerate(part or ()):
-            h.add(f"{name}{i}", np.asarray(array))
+        for i, value in enumerate(part or ()):
+            if isinstance(value, np.ndarray):
+                h.add(f"{name}{i}", value)
+            else:  # several inputs or targets
+                for label, array in nested.leaves(value, f"{name}{i}"):
+                    h.add(label, array)
     # the builder's code and what it uses (classes, globals), which may change in place
-    h.add("code", code_digest(recipe.model, recipe.loss, list(recipe.metrics),
+    h.add("code", code_digest(recipe.model, recipe.loss, metric_items(recipe.metrics),
                               recipe.train_step, list(recipe.callbacks)).digest)
     return h.hexdigest()
 

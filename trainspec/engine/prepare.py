@@ -11,13 +11,15 @@ on two samples, and raised as one-sentence ``BuildError``/``DataError``/``Recipe
 from __future__ import annotations
 
 from collections.abc import Callable
+from types import SimpleNamespace
 from typing import Any
 
 import keras
 import numpy as np
 import tensorflow as tf
 
-from trainspec.engine import probes
+from trainspec import nested
+from trainspec.engine import probes, structure
 from trainspec.engine.identify import fingerprint_of
 from trainspec.engine.messages import first_line, user_frame
 from trainspec.engine.prepared import Prepared
@@ -102,6 +104,12 @@ def resolve_loss(recipe: Recipe, model: Any) -> tuple[Callable[..., Any] | None,
             "no loss: pass loss=... or a model compiled with a loss", field="loss",
             recipe=recipe.label,
         )
+    if isinstance(loss, (list, tuple, dict)):  # one per output: see setup_outputs
+        return None, None
+    return _one_loss(loss, recipe)
+
+
+def _one_loss(loss: Any, recipe: Recipe) -> tuple[Callable[..., Any], str]:
     if isinstance(loss, str):
         try:
             fn = keras.losses.get(loss)
@@ -181,8 +189,14 @@ def resolve_metrics(recipe: Recipe, loss_name: str | None, y: np.ndarray,
         >>> [name for name, _ in resolve_metrics(recipe, "mse", y, 1)]  # doctest: +SKIP
         ['accuracy']
     """
+    return metric_fns(recipe.metrics, loss_name, y, out_dim)
+
+
+def metric_fns(items: Any, loss_name: str | None, y: np.ndarray,
+               out_dim: int | None) -> list[tuple[str, Callable[..., Any]]]:
+    """``(name, fn)`` of each metric of ``items`` (for one output)."""
     fns: list[tuple[str, Callable[..., Any]]] = []
-    for item in recipe.metrics:
+    for item in items:
         if isinstance(item, str):
             if item in ("accuracy", "acc"):
                 fn = _accuracy_for(loss_name, y, out_dim)
@@ -235,9 +249,9 @@ def precheck(p: Prepared) -> None:
     short messages naming the field, not as errors from inside the traced graph."""
     recipe, model = p.recipe, p.model
     x, y = p.train
-    xb = tf.constant(x[:2])
+    xb = tf.constant(x[:2]) if isinstance(x, np.ndarray) else model_input(x, 2)
     try:
-        y_pred = model(xb, training=False)
+        y_pred = model(structure.feed(model, xb), training=False)
     except Exception as exc:
         blamed = explain(exc, recipe, model=model, step="the first forward pass")
         if isinstance(blamed, UserCodeError):  # a Lambda or custom layer raised, not the data
@@ -247,24 +261,26 @@ def precheck(p: Prepared) -> None:
             expected = f"; the model expects inputs of shape {_describe_shape(model.input_shape)}"
         except Exception:
             pass
+        shapes = ", ".join(f"{name} {_describe_shape(a.shape[1:])}"
+                           for name, a in nested.leaves(x, "data x"))
         raise DataError(
-            f"x has per-sample shape {_describe_shape(x.shape[1:])}{expected}: "
-            f"{first_line(exc)}",
+            (f"x has per-sample shape {_describe_shape(x.shape[1:])}{expected}: "
+             if isinstance(x, np.ndarray) else f"per-sample shapes {shapes}{expected}: ")
+            + first_line(exc),
             field="data",
             recipe=recipe.label,
         ) from None
-    if isinstance(y_pred, (list, tuple, dict)):
-        raise RecipeError(
-            "models with several outputs are not supported; give the model one output",
-            field="model",
-            recipe=recipe.label,
-        )
+    several = setup_outputs(p, y_pred)
     if not model.trainable_variables:
         raise RecipeError(
             "the model has no trainable weights: nothing would train (are all layers frozen?)",
             field="model",
             recipe=recipe.label,
         )
+    if several:
+        check_outputs(p, y_pred)
+        return
+    y = p.train[1]
     if p.loss_name and "sparse" in p.loss_name.lower() and y.dtype == np.int32:
         n_out = int(y_pred.shape[-1])
         lo, hi = int(y.min()), int(y.max())
@@ -294,15 +310,151 @@ def precheck(p: Prepared) -> None:
             ) from None
 
 
+def model_input(x: Any, n: int | None = None) -> Any:
+    """Constant tensors of ``x`` (its first ``n`` samples), a list for several inputs."""
+    take = (lambda a: tf.constant(a[:n])) if n else tf.constant
+    return nested.map_arrays(take, x)
+
+
+def setup_outputs(p: Prepared, y_pred: Any) -> bool:
+    """Match the targets (and a per-output loss) to the model's outputs, seen in ``y_pred``;
+    True for a model of several outputs, whose ``p`` then holds targets as a tuple in output
+    order, their summed loss, and the per-output names (see ``structure``)."""
+    recipe = p.recipe
+    names = structure.output_names(p.model, y_pred)
+    x, y = p.train
+    p.train = (x, structure.match_targets(y, names, "data y", recipe.label))
+    if p.val is not None:
+        p.val = (p.val[0], structure.match_targets(p.val[1], names, "validation_data y",
+                                                   recipe.label))
+    spec = recipe.loss if recipe.loss is not None else getattr(p.model, "loss", None)
+    per_output = isinstance(spec, (list, tuple, dict))
+    if len(names) == 1:
+        if per_output:
+            p.loss_fn, p.loss_name = _one_loss(
+                structure.per_output(_listed(spec), names, "loss", recipe.label)[0], recipe)
+        return False
+    p.outputs = names
+    if per_output or spec is not None:
+        specs = structure.per_output(_listed(spec) if per_output else spec, names, "loss",
+                                     recipe.label)
+        resolved = [_one_loss(item, recipe) for item in specs]
+        p.extra["output_losses"] = resolved
+        p.loss_fn = structure.total_loss(names, [fn for fn, _ in resolved])
+        p.loss_name = None  # a sum over outputs: no single loss to compare with chance
+    return True
+
+
+def _listed(spec: Any) -> Any:
+    return list(spec) if isinstance(spec, tuple) else spec
+
+
+def check_outputs(p: Prepared, y_pred: Any) -> None:
+    """Each output's targets against its loss and prediction, on two samples, naming it."""
+    recipe, names = p.recipe, p.outputs
+    outs = structure.flat_outputs(names, y_pred)
+    losses = p.extra.get("output_losses") or [(None, None)] * len(names)
+    for i, (name, out, (fn, loss_name)) in enumerate(zip(names, outs, losses, strict=True)):
+        y = p.train[1][i]
+        view = SimpleNamespace(
+            recipe=recipe, loss_fn=fn, loss_name=loss_name, train=(None, y),
+            val=None if p.val is None else (None, p.val[1][i]),
+        )
+        check_targets(view, out, what=f"y[{name!r}]")
+        if fn is None:
+            continue
+        try:
+            tf.reduce_mean(fn(tf.constant(y[:2]), out))
+        except Exception as exc:
+            blamed = explain(exc, recipe, model=p.model, step="the first loss evaluation")
+            if isinstance(blamed, UserCodeError):
+                raise blamed from exc
+            raise DataError(
+                f"the loss {loss_name!r} of output {name!r} cannot compare targets data "
+                f"y[{name!r}] of per-sample shape {_describe_shape(y.shape[1:])} with outputs of "
+                f"shape {_describe_shape(out.shape[1:])}: {first_line(exc)}"
+                f"{loss_hint(loss_name, y, out)}",
+                field="data",
+                recipe=recipe.label,
+            ) from None
+
+
 def probe_model(model: Any, acts: list[probes.ActivationProbe]) -> tuple[Any, list]:
     """A functional view of ``model`` returning the probed activations and the output, sharing
     its layers and weights; ``None`` for subclassed models (activations are then not probed)."""
     try:
-        inputs, output = model.inputs, model.outputs[0]
+        inputs, outputs = model.inputs, list(model.outputs)
         outs = [a.layer.output for a in acts]
-        return keras.Model(inputs, outs + [output]), acts
+        return keras.Model(inputs, outs + outputs), acts
     except Exception:
         return None, []
+
+
+def _classes(loss_name: str | None, out_dim: int | None, recipe: Recipe) -> int | None:
+    """The number of classes an output predicts (None for a regression)."""
+    if loss_name and "binary" in loss_name.lower():
+        return 2
+    if loss_name and "categorical" in loss_name.lower() or recipe.train_step is not None:
+        return int(out_dim) if out_dim and out_dim > 1 else None
+    return None
+
+
+def _per_output_metrics(p: Prepared) -> None:
+    """Keras-style per-output series: ``<output>_loss`` for each output's loss, then
+    ``<output>_<metric>``; the classes of each output for its chance level."""
+    names, recipe = p.outputs, p.recipe
+    try:
+        dims = [o.shape[-1] for o in p.model.outputs]
+    except Exception:
+        dims = [None] * len(names)
+    if len(dims) != len(names) or None in dims:
+        y_pred = p.model(structure.feed(p.model, model_input(p.train[0], 1)), training=False)
+        dims = [int(o.shape[-1]) for o in structure.flat_outputs(names, y_pred)]
+    losses = p.extra.get("output_losses") or [(None, None)] * len(names)
+    fns: list[tuple[str, Callable[..., Any]]] = []
+    for i, (name, (fn, _)) in enumerate(zip(names, losses, strict=True)):
+        if fn is not None:
+            fns.append((f"{name}_loss", structure.of_output(i, names, _mean_of(fn))))
+    items = structure.metrics_per_output(recipe.metrics, names, recipe.label)
+    # one training batch: two samples can broadcast where a batch cannot ([2] with [2, 2])
+    n = recipe.batch_size
+    outs = structure.flat_outputs(
+        names, p.model(structure.feed(p.model, model_input(p.train[0], n)), training=False))
+    for i, (name, (_, loss_name)) in enumerate(zip(names, losses, strict=True)):
+        for metric, fn in metric_fns(items[i], loss_name, p.train[1][i], dims[i]):
+            _check_metric(p, metric, fn, i, outs[i], n)
+            fns.append((f"{name}_{metric}", structure.of_output(i, names, fn)))
+        p.output_classes[name] = _classes(loss_name, dims[i], recipe)
+    p.metric_fns = fns
+
+
+def _check_metric(p: Prepared, metric: str, fn: Callable[..., Any], i: int, out: Any,
+                  n: int) -> None:
+    """One output's metric on ``n`` samples, so a metric that cannot take that output's
+    targets and predictions is an error naming them, not a failure inside the traced step."""
+    name, y = p.outputs[i], p.train[1][i]
+    try:
+        tf.reduce_mean(tf.cast(fn(tf.constant(y[:n]), out), tf.float32))
+    except Exception as exc:
+        blamed = explain(exc, p.recipe, model=p.model, step="the first metric evaluation")
+        if isinstance(blamed, UserCodeError):
+            raise blamed from exc
+        raise RecipeError(
+            f"the metric {metric!r} of output {name!r} cannot compare targets data y[{name!r}] "
+            f"of per-sample shape {_describe_shape(y.shape[1:])} with outputs of shape "
+            f"{_describe_shape(out.shape[1:])}: {first_line(exc)}; give this output metrics "
+            "of its own (metrics={output: [...]})",
+            field="metrics",
+            recipe=p.recipe.label,
+        ) from None
+
+
+def _mean_of(fn: Callable[..., Any]) -> Callable[..., Any]:
+    def loss(y_true: Any, y_pred: Any) -> Any:
+        return tf.reduce_mean(tf.cast(fn(y_true, y_pred), tf.float32))
+
+    loss.__name__ = "loss"
+    return loss
 
 
 def prepare(recipe: Recipe) -> Prepared:
@@ -316,8 +468,13 @@ def prepare(recipe: Recipe) -> Prepared:
     seed_everything(recipe.seed)
     model = build_model(recipe)
     (x, y), val = recipe.split()
-    train_xy = (_as_inputs(x), _as_targets(y))
-    val_xy = None if val is None else (_as_inputs(val[0]), _as_targets(val[1]))
+    # several inputs: a tuple in the order of model.inputs (one array stays one array)
+    x = structure.match_inputs(x, model, "data x", recipe.label)
+    train_xy = (nested.map_arrays(_as_inputs, x), nested.map_arrays(_as_targets, y))
+    val_xy = None if val is None else (
+        nested.map_arrays(_as_inputs, structure.match_inputs(val[0], model, "validation_data x",
+                                                             recipe.label)),
+        nested.map_arrays(_as_targets, val[1]))
     loss_fn, loss_name = resolve_loss(recipe, model)
     optimizer = resolve_optimizer(recipe, model)
     p = Prepared(
@@ -339,21 +496,22 @@ def prepare(recipe: Recipe) -> Prepared:
     precheck(p)  # builds an unbuilt model: its variables exist from here on
     if model is recipe.model:  # the user's own object: remember every variable to restore it
         p.extra["restore"] = [(v, np.array(v.numpy())) for v in model.variables]
-    out_dim = model.outputs[0].shape[-1] if getattr(model, "outputs", None) else None
-    if out_dim is None:
-        out_dim = int(model(tf.constant(train_xy[0][:1]), training=False).shape[-1])
-    p.metric_fns = resolve_metrics(recipe, loss_name, train_xy[1], out_dim)
     p.layers = probes.trainable_layers(model)
     p.probe_model, p.acts = probe_model(model, probes.activation_layers(model))
     p.unprobed = probes.unprobed_layers(model, p.acts, p.probe_model)
     p.frozen = probes.frozen_layers(model)
     p.extra["frozen_start"] = probes.frozen_norms(model, p.frozen)
     p.extra["frozen_before"] = probes.frozen_values(model, p.frozen)
-    p.output_activation = probes.output_activation(model)
-    if loss_name and "binary" in loss_name.lower():
-        p.n_classes = 2
-    elif loss_name and "categorical" in loss_name.lower() or recipe.train_step is not None:
-        p.n_classes = int(out_dim) if out_dim and out_dim > 1 else None
+    if p.outputs:
+        _per_output_metrics(p)
+    else:
+        out_dim = model.outputs[0].shape[-1] if getattr(model, "outputs", None) else None
+        if out_dim is None:
+            out_dim = int(model(structure.feed(model, model_input(p.train[0], 1)),
+                                training=False).shape[-1])
+        p.metric_fns = resolve_metrics(recipe, p.loss_name, p.train[1], out_dim)
+        p.output_activation = probes.output_activation(model)
+        p.n_classes = _classes(p.loss_name, out_dim, recipe)
     p.fingerprint = fingerprint_of(p)
     return p
 

@@ -11,9 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
-
 from trainspec.engine.probes import ActivationProbe, FrozenProbe, LayerProbe
+from trainspec.nested import Arrays
 from trainspec.recipe import Recipe
 
 
@@ -34,14 +33,18 @@ class Prepared:
     loss_name: str | None
     optimizer: Any
     metric_fns: list[tuple[str, Callable[..., Any]]]
-    train: tuple[np.ndarray, np.ndarray]
-    val: tuple[np.ndarray, np.ndarray] | None
+    train: tuple[Arrays, Arrays]  # x, y: one array, or a tuple (several inputs or outputs)
+    val: tuple[Arrays, Arrays] | None
     layers: list[LayerProbe]
     acts: list[ActivationProbe]
     probe_model: Any
     output_activation: str | None
     n_classes: int | None
     fingerprint: str = ""
+    #: A model of several outputs: their names in the order ``train[1]`` holds their targets
+    #: (empty for one output), and the classes each predicts (None for a regression).
+    outputs: list[str] = field(default_factory=list)
+    output_classes: dict[str, int | None] = field(default_factory=dict)
     unreadable: list[str] = field(default_factory=list)  # code the fingerprint cannot cover
     extra: dict[str, Any] = field(default_factory=dict)
     #: frozen layers (weights read before and after the run, not at every step)

@@ -16,6 +16,7 @@ import tensorflow as tf
 
 from trainspec.engine import probes
 from trainspec.engine.prepared import Prepared
+from trainspec.engine.structure import feed
 from trainspec.exceptions import RecipeError
 
 
@@ -68,14 +69,16 @@ def regularization(model: Any) -> Any:
 def make_forward(p: Prepared) -> Callable[[Any, bool], tuple[list, Any]]:
     """``forward(xb, training) -> (activations, y_pred)``: the probe model when there is one
     (the probed activations come from the same forward pass), else the model alone."""
-    model, probe_model = p.model, p.probe_model
+    model, probe_model, n_acts = p.model, p.probe_model, len(p.acts)
 
     def forward(xb: Any, training: bool) -> tuple[list, Any]:
         if probe_model is None:
-            return [], model(xb, training=training)
-        outs = probe_model(xb, training=training)
+            return [], model(feed(model, xb), training=training)
+        # several inputs: a list in model.inputs order, which the probe model is built on
+        outs = probe_model(list(xb) if isinstance(xb, tuple) else xb, training=training)
         outs = list(outs) if isinstance(outs, (list, tuple)) else [outs]
-        return outs[:-1], outs[-1]
+        # the probed activations, then the model's output(s)
+        return outs[:n_acts], outs[n_acts] if len(outs) == n_acts + 1 else outs[n_acts:]
 
     return forward
 

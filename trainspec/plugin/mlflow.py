@@ -125,7 +125,9 @@ def _recipe_params(recipe: Any, run: Any) -> dict[str, str]:
         params["steps"] = recipe.steps
         params["seed"] = recipe.seed
         params["eval_every"] = recipe.eval_every
-        params["train_samples"] = int(recipe.split()[0][0].shape[0])
+        from trainspec.nested import n_samples
+
+        params["train_samples"] = n_samples(recipe.split()[0][0])  # x: one array or several
         params["validation"] = recipe.has_validation
         params["callbacks"] = ", ".join(type(c).__name__ for c in recipe.callbacks) or None
         params["train_step"] = getattr(recipe.train_step, "__qualname__", None)
