@@ -3,8 +3,9 @@
 - ``LEARNING_RATE``: SGD at 0.1 / 0.01 / 0.001 / 0.0001, the course's results table;
 - ``OPTIMIZER``: sgd / adam / rmsprop / adagrad (the table), plus momentum, Nesterov and AdamW
   (the MLflow notebook's optimizers and their derivation);
-- ``HIDDEN_SIZES``: the table's hidden-layer grid (``n_hidden_1``, ``n_hidden_2``, learning
-  rate, optimizer); ``HIDDEN_SIZES_COLUMNS`` gives each point's columns;
+- ``HIDDEN_SIZES``: the table's hidden-layer grid; its report table has the table's columns
+  (``n_hidden_1``, ``n_hidden_2``, ``learning_rate``, ``optimizer``, then the accuracy), from
+  ``HIDDEN_SIZES_COLUMNS``;
 - ``LOSSES``: cross-entropy, MSE on one-hot labels, categorical hinge and focal cross-entropy
   (the MLflow notebook's loss functions);
 - ``ACTIVATION_INITIALIZER``: activation x initializer pairs of the MLflow notebook's table.
@@ -89,6 +90,7 @@ HIDDEN_SIZES = trainspec.Sweep(
                                   name=label)
         for label, c in HIDDEN_SIZES_COLUMNS.items()
     },
+    columns=HIDDEN_SIZES_COLUMNS,
 )
 
 BASE = input_noise.fixed.replace(name="digits_mlp")

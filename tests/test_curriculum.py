@@ -38,7 +38,7 @@ def test_the_curriculum_lists_every_pair_in_course_order():
         "vanishing", "exploding", "exploding_clipvalue", "dying_relu", "dying_relu_prelu",
         "dying_relu_elu", "initialisation", "selu", "batchnorm", "early_stopping",
         "regularisation_l2", "regularisation_l1", "regularisation_dropout", "transfer_learning",
-        "momentum", "wrong_loss", "checkpointing",
+        "transfer_learning_fine_tuned", "momentum", "wrong_loss", "checkpointing",
     ]
     assert {p.name: p.alias for p in examples.PAIRS if p.alias} == {
         "high_learning_rate": "Fail1", "sigmoid_vanishing": "Fail2", "bad_init": "Fail3",

@@ -166,6 +166,9 @@ class Run:
     output_activation: str | None = None
     loss_name: str | None = None
     from_cache: bool = field(default=False, compare=False)
+    #: The model's weights after the last step (``model.get_weights()`` order), kept only for
+    #: runs trained through :func:`trainspec.trained_weights` (a base other recipes start from).
+    final_weights: tuple[np.ndarray, ...] | None = field(default=None, compare=False, repr=False)
 
     @property
     def finite(self) -> bool:
@@ -263,6 +266,10 @@ class Run:
             "output_activation": self.output_activation,
             "loss_name": self.loss_name,
         }
+        if self.final_weights is not None:
+            meta["final_weights"] = len(self.final_weights)
+            for i, w in enumerate(self.final_weights):
+                arrays[f"final{i}"] = np.asarray(w)
         arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
         return arrays
 
@@ -333,6 +340,9 @@ class Run:
             output_activation=meta["output_activation"],
             loss_name=meta["loss_name"],
             from_cache=from_cache,
+            final_weights=None
+            if "final_weights" not in meta
+            else tuple(np.asarray(arrays[f"final{i}"]) for i in range(meta["final_weights"])),
         )
 
     def __repr__(self) -> str:

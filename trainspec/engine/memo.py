@@ -42,6 +42,22 @@ def recorded_or_trained(prepared: Prepared) -> Run:
     return run
 
 
+def recorded_with_weights(prepared: Prepared) -> Run:
+    """As :func:`recorded_or_trained`, for a run whose final weights are needed: a memoised or
+    stored run without them is trained again, keeping them (and replaces the one without)."""
+    fp = prepared.fingerprint
+    run = _MEMO.get(fp)
+    if run is None or run.final_weights is None:
+        run = next((r for store in STORES if (r := store.get(fp)) is not None
+                    and r.final_weights is not None), None)
+        if run is None:
+            run = execute(prepared, keep_weights=True)
+            for store in STORES:
+                store.put(fp, run, recipe=prepared.recipe)
+        _MEMO[fp] = run
+    return run
+
+
 #: Fingerprints of recipe objects already prepared, by ``id``: (recipe, data digest, fingerprint).
 #: Many specs share one recipe object; preparing it again (build, precheck, hashing the
 #: weights) costs ~0.3 s per spec.  Recipes are frozen; their arrays are re-hashed in case they
