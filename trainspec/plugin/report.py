@@ -209,7 +209,8 @@ def _plain(cell: Any) -> str:
 def _abbreviate(key: str) -> str:
     """``val_accuracy`` -> ``v.acc``: the short header of a metric column."""
     words = {"accuracy": "acc", "loss": "loss", "val": "v.", "sparse": "", "categorical": "cat",
-             "mean": "m", "squared": "sq", "absolute": "abs", "error": "err"}
+             "mean": "m", "squared": "sq", "absolute": "abs", "error": "err", "learning": "l",
+             "rate": "r", "optimizer": "opt", "hidden": "h"}
     parts = key.split("_")
     out = ""
     for part in parts:
