@@ -8,7 +8,12 @@
   ``HIDDEN_SIZES_COLUMNS``;
 - ``LOSSES``: cross-entropy, MSE on one-hot labels, categorical hinge and focal cross-entropy
   (the MLflow notebook's loss functions);
-- ``ACTIVATION_INITIALIZER``: activation x initializer pairs of the MLflow notebook's table.
+- ``ACTIVATION_INITIALIZER``: activation x initializer pairs of the MLflow notebook's table,
+  softmax as a hidden activation included.  Its order by accuracy there: relu > tanh > selu >
+  sigmoid > softmax; measured here (200 SGD steps at 0.1): relu 0.90 (He) and 0.90 (Glorot),
+  selu 0.83 / 0.82, tanh 0.82, sigmoid 0.28 (slow: its gradient is at most a quarter of the
+  signal), softmax 0.10 (at chance: ten-way softmax hidden layers squash every unit towards
+  0.1, and the tiny differences left carry no gradient).
 
 The first three share ``TABLE_BASE``: the results table's network (hidden layers of 128 and
 256 units), trained with the loss the course's TensorBoard notebook writes,
@@ -136,7 +141,8 @@ LOSSES = trainspec.Sweep(
 )
 
 _COMBINATIONS = [("relu", "glorot_uniform"), ("relu", "he_normal"), ("tanh", "glorot_normal"),
-                 ("sigmoid", "glorot_uniform"), ("selu", "lecun_normal"), ("selu", "glorot_uniform")]
+                 ("sigmoid", "glorot_uniform"), ("selu", "lecun_normal"), ("selu", "glorot_uniform"),
+                 ("softmax", "glorot_uniform")]
 ACTIVATION_INITIALIZER = trainspec.Sweep(
     "activation_initializer",
     recipes={

@@ -13,11 +13,10 @@ def test_stays_finite(run):
     trainspec.expect(run).to_be_finite()
 
 
-@trainspec.applies_to(sweeps.OPTIMIZER, sweeps.HIDDEN_SIZES, sweeps.LOSSES,
-                      sweeps.ACTIVATION_INITIALIZER)
+@trainspec.applies_to(sweeps.OPTIMIZER, sweeps.HIDDEN_SIZES, sweeps.LOSSES)
 def test_loss_does_not_rise(run):
-    # Even the slowest point must move the loss the right way.  (The learning-rate sweep has a
-    # point that fails on purpose: asserted below.)
+    # Even the slowest point must move the loss the right way.  (The learning-rate and
+    # activation sweeps have a point that fails on purpose: asserted below.)
     assert run.loss.relative_decrease() > 0.0
 
 
@@ -97,3 +96,20 @@ def test_second_layer_width_barely_matters():
     for optimizer, values in by_optimizer.items():
         assert len(values) == 3 and max(values) - min(values) < 0.05, (optimizer, acc)
         assert min(values) > 0.85, (optimizer, acc)
+
+
+def test_activation_table_relu_best_softmax_worst():
+    # The MLflow notebook's activation table, by test accuracy: relu > tanh > selu > sigmoid >
+    # softmax, softmax worst with both initializers.  Measured here: relu 0.90, selu and tanh
+    # 0.82-0.83, sigmoid 0.28, softmax 0.10 (chance).  Asserted: a relu point is best, softmax
+    # is last and at chance, sigmoid is below every relu, tanh and selu point, and every point
+    # but softmax moves its loss down.
+    runs = _runs(sweeps.ACTIVATION_INITIALIZER)
+    acc = {label: run.val["val_accuracy"] for label, run in runs.items()}
+    assert max(acc, key=acc.get).startswith("relu+"), acc
+    assert min(acc, key=acc.get).startswith("softmax+") and acc["softmax+glorot_uniform"] <= 0.2, acc
+    sigmoid = acc["sigmoid+glorot_uniform"]
+    assert all(sigmoid < v for k, v in acc.items() if k.split("+")[0] in ("relu", "tanh", "selu"))
+    for label, run in runs.items():
+        if not label.startswith("softmax+"):
+            assert run.loss.relative_decrease() > 0.0, (label, run.loss.change())

@@ -166,8 +166,9 @@ class Run:
     output_activation: str | None = None
     loss_name: str | None = None
     from_cache: bool = field(default=False, compare=False)
-    #: The model's weights after the last step (``model.get_weights()`` order), kept only for
-    #: runs trained through :func:`trainspec.trained_weights` (a base other recipes start from).
+    #: The model's weights after the last step (``model.get_weights()`` order): kept for runs
+    #: trained in this process; a run from the disk cache has them only when it was trained
+    #: through :func:`trainspec.trained_weights` (a base other recipes start from).
     final_weights: tuple[np.ndarray, ...] | None = field(default=None, compare=False, repr=False)
 
     @property

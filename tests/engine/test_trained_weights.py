@@ -38,26 +38,43 @@ def _on(base: trainspec.Recipe) -> trainspec.Recipe:
     return base.replace(model=build, steps=5, name="on-base")
 
 
-def test_weights_are_the_trained_models_and_trained_once(fresh, base):
-    executed = []
+def _count_training(monkeypatch) -> list:
+    executed: list = []
     real = memo.execute
-    fresh.setattr(memo, "execute", lambda p, **kw: executed.append(p) or real(p, **kw))
+    monkeypatch.setattr(memo, "execute", lambda p: executed.append(p) or real(p))
+    return executed
+
+
+def _same(a, b) -> bool:
+    return all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))
+
+
+def test_weights_are_the_trained_models_and_trained_once(fresh, base):
+    executed = _count_training(fresh)
     weights = trainspec.trained_weights(base)
     initial = build_model(base).get_weights()  # the builder's seeded initial weights
     assert [w.shape for w in weights] == [w.shape for w in initial]
-    assert not all(np.array_equal(a, b) for a, b in zip(weights, initial, strict=True))
-    again = trainspec.trained_weights(base)
-    assert all(np.array_equal(a, b) for a, b in zip(weights, again, strict=True))
-    run = trainspec.train(base)  # the same run, from the memo, reported with its weights
-    assert len(executed) == 1 and run.final_weights is not None
+    assert not _same(weights, initial)
+    assert _same(trainspec.trained_weights(base), weights)
+    run = trainspec.train(base)  # the same run, from the memo
+    assert len(executed) == 1 and _same(run.final_weights, weights)
 
 
-def test_a_run_without_weights_is_trained_again_keeping_them(fresh, base):
-    assert trainspec.train(base).final_weights is None  # plain runs keep no weights
-    weights = trainspec.trained_weights(base)
-    kept = trainspec.train(base).final_weights  # the memo now holds the run with its weights
-    assert kept is not None
-    assert all(np.array_equal(a, b) for a, b in zip(weights, kept, strict=True))
+def test_the_disk_cache_stores_weights_only_for_a_base(fresh, base, tmp_path):
+    fresh.setattr(memo, "STORES", events.STORES)
+    store = RunCache(tmp_path / "cache").install()
+    try:
+        executed = _count_training(fresh)
+        run = trainspec.train(base)
+        assert run.final_weights is not None  # in memory
+        assert store.get(run.fingerprint).final_weights is None  # not on disk: no base yet
+        weights = trainspec.trained_weights(base)  # the memo's run, now stored with them
+        assert len(executed) == 1 and _same(weights, run.final_weights)
+        assert _same(store.get(run.fingerprint).final_weights, weights)
+        engine.clear_memo()  # a new session: only the disk cache remembers
+        assert _same(trainspec.trained_weights(base), weights) and len(executed) == 1
+    finally:
+        store.uninstall()
 
 
 def test_a_recipe_on_the_base_follows_the_base(fresh, base):
@@ -66,16 +83,16 @@ def test_a_recipe_on_the_base_follows_the_base(fresh, base):
     assert engine.fingerprint(_on(base.replace(steps=21))) != first  # never a stale cache
 
 
-def test_the_weights_come_from_the_disk_cache_in_a_new_session(fresh, base, tmp_path):
+def test_a_stored_run_without_weights_is_trained_again(fresh, base, tmp_path):
     fresh.setattr(memo, "STORES", events.STORES)
     store = RunCache(tmp_path / "cache").install()
     try:
+        fingerprint = trainspec.train(base).fingerprint  # stored without its weights
+        engine.clear_memo()
+        executed = _count_training(fresh)
         weights = trainspec.trained_weights(base)
-        assert store.stats.written == 1 and store.entries()
-        engine.clear_memo()  # a new session: only the disk cache remembers
-        fresh.setattr(memo, "execute", lambda *a, **k: pytest.fail("trained again"))
-        cached = trainspec.trained_weights(base)
-        assert all(np.array_equal(a, b) for a, b in zip(weights, cached, strict=True))
+        assert len(executed) == 1  # the weights were nowhere: trained again, deterministically
+        assert _same(store.get(fingerprint).final_weights, weights)
     finally:
         store.uninstall()
 

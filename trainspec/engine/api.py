@@ -79,7 +79,7 @@ def trained_weights(recipe: Recipe) -> list[np.ndarray]:
     try:
         if prepared.unreadable:  # code we cannot hash: neither memoised nor cached
             warn_uncached(recipe.label, prepared.unreadable)
-            run = execute(prepared, keep_weights=True)
+            run = execute(prepared)
         else:
             remember_fingerprint(recipe, prepared.fingerprint)
             run = recorded_with_weights(prepared)

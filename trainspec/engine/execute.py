@@ -64,9 +64,9 @@ def val_logs(p: Prepared, values: np.ndarray) -> dict[str, float]:
     return logs
 
 
-def execute(p: Prepared, keep_weights: bool = False) -> Run:
-    """Train ``p`` (no memo, no store) and assemble its ``Run`` (with the model's final
-    weights when ``keep_weights``).
+def execute(p: Prepared) -> Run:
+    """Train ``p`` (no memo, no store) and assemble its ``Run``, with the model's final weights
+    (kept in memory; the disk cache stores them only for :func:`trainspec.trained_weights`).
 
     Example:
         >>> run = execute(prepare(recipe))              # doctest: +SKIP
@@ -95,9 +95,8 @@ def execute(p: Prepared, keep_weights: bool = False) -> Run:
             graphs.keep(key, graphs.Graph(p.model, p.optimizer, loop, evaluate))
     run = assemble(p, recorded.parts, recorded.val_points, final_val, recorded.stopped_early_at,
                    time.perf_counter() - started)
-    if keep_weights:  # read now: a kept graph's model is reused by the next recipe
-        run = dataclasses.replace(run, final_weights=tuple(np.array(w) for w in model.get_weights()))
-    return run
+    # read now: a kept graph's model is reused by the next recipe
+    return dataclasses.replace(run, final_weights=tuple(np.array(w) for w in model.get_weights()))
 
 
 def _start_callbacks(p: Prepared, model: Any, chunk: int) -> list[Any]:
