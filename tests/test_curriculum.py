@@ -64,7 +64,13 @@ def test_sweeps_cover_the_course_values():
                   "learning_rate=0.0001"]
     assert [label for label, _ in sweeps.OPTIMIZER.points()] == [
         f"optimizer={o}"
-        for o in ("sgd", "adam", "rmsprop", "adagrad", "momentum", "nesterov", "adamw")]
+        for o in ("sgd", "momentum", "nesterov", "adam", "adamw", "rmsprop", "adagrad")]
+    # each optimizer at a fair rate: SGD at its best, momentum at SGD's step (lr x (1 - beta))
+    rates = {c["optimizer"]: c["learning_rate"] for c in sweeps.OPTIMIZER.columns.values()}
+    assert rates["sgd"] == 0.01 and rates["momentum"] == rates["nesterov"] == 0.001
+    assert sweeps.OPTIMIZER.recipes["optimizer=sgd"].learning_rate == 0.01
+    assert sweeps.HIDDEN_SIZES.columns == sweeps.HIDDEN_SIZES_COLUMNS
+    assert "softmax+glorot_uniform" in dict(sweeps.ACTIVATION_INITIALIZER.points())
     columns = list(sweeps.HIDDEN_SIZES_COLUMNS.values())
     assert all(set(c) == {"n_hidden_1", "n_hidden_2", "learning_rate", "optimizer"}
                for c in columns)
