@@ -67,6 +67,8 @@ def test_bad_inputs_say_what_is_wrong(healthy, healthy_run, tmp_path):
     (tmp_path / "x.json").write_text('{"trainspec_baseline": 99}')
     with pytest.raises(BaselineError, match="not a trainspec baseline of version 1"):
         baseline.load(tmp_path / "x.json")
+    with pytest.raises(BaselineError, match="series val select nothing in run 'healthy'"):
+        baseline.record(healthy, mode="exact", run=healthy_run, series=["val"])
     loss_only = baseline.record(healthy, mode="exact", run=healthy_run, series=["loss"])
     with pytest.raises(BaselineError, match="recorded without series metrics"):
         loss_only.check(healthy_run, groups=["metrics"])

@@ -70,3 +70,21 @@ def test_try_fixes_shows_the_repair_that_worked(module, capsys):
     out = " ".join(capsys.readouterr().out.split())
     assert "cause:" in out and "primary" in out
     assert "try-fixes" in out and "✔ healthy the optimizer's default learning rate" in out
+
+
+def test_frozen_layers_are_shown_with_the_origin_of_their_weights():
+    from rich.console import Console
+
+    import trainspec
+    from tests.doctor.test_unchanged import FLAT, frozen
+    from tests.doctor.conftest import layer, make_run
+    from trainspec.cli import render
+
+    run = make_run(FLAT, acc=0.34, layers=[frozen("base", 0, True), frozen("pre", 1, False),
+                                           layer("out", 2)])
+    console = Console(record=True, width=120)
+    render(console, "frozen", run, trainspec.diagnose(run))
+    text = console.export_text()
+    assert "frozen base" in text and "initial random weights" in text and "did not move" in text
+    assert "frozen pre" in text and "pretrained weights" in text
+    assert "frozen with the random weights" in text  # the doctor names the mistaken freeze

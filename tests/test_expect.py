@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
 import trainspec
 from trainspec import Series, SpecFailure, expect
+from trainspec.constants import ActivationKind
+from trainspec.run import TraceMap, UnprobedLayer
 
 
 def test_series_expectations_pass_and_chain():
@@ -71,10 +75,78 @@ def test_accuracy_needs_the_metric_recorded(blobs):
 
     run = trainspec.train(trainspec.Recipe(model=small_mlp(), data=blobs, steps=20,
                                            loss="sparse_categorical_crossentropy", optimizer="sgd"))
-    with pytest.raises(KeyError, match="metric 'accuracy' was not recorded"):
+    # not a KeyError from deep inside: a failure the report shows, saying what to add
+    with pytest.raises(SpecFailure, match="(?s)accuracy not measured.*metric 'accuracy' was "
+                       "not recorded"):
         expect(run).accuracy_above_chance()
 
 
 def test_expect_rejects_other_subjects():
     with pytest.raises(TypeError, match="Run or a Series"):
         expect([1, 2, 3])
+
+
+# -- a check that measured nothing never passes --------------------------------------------------
+
+_SUBCLASSED = UnprobedLayer("net", None, "a subclassed model (Net): activations applied in its "
+                            "call() cannot be probed")
+
+
+@pytest.mark.parametrize("check", ["no_dead_units", "no_saturation", "activations_normalised"])
+def test_activation_checks_on_a_model_the_probes_cannot_see_fail_as_not_measured(
+        healthy_run, check):
+    blind = replace(healthy_run, activations=TraceMap([]), unprobed=(_SUBCLASSED,))
+    with pytest.raises(SpecFailure) as info:
+        getattr(expect(blind), check)()
+    message = str(info.value)
+    assert "not measured" in message and "could not probe 'net'" in message
+    assert "keras.layers.Activation" in message  # how to expose the layer
+    assert info.value.details["measured"] == "nothing"
+
+
+def test_a_model_without_relu_layers_passes_no_dead_units(healthy_run):
+    # a static fact of the model: no ReLU anywhere and nothing hidden from the probes
+    no_relu = replace(healthy_run, activations=TraceMap(
+        [a for a in healthy_run.activations.list() if str(a.kind) != "relu"]))
+    expect(no_relu).no_dead_units().no_saturation()
+
+
+def test_a_relu_layer_that_could_not_be_probed_fails_even_beside_measured_ones(healthy_run):
+    nested = UnprobedLayer("inner_relu", ActivationKind.RELU, "relu inside a nested model")
+    with pytest.raises(SpecFailure, match="dead ReLU units not measured"):
+        expect(replace(healthy_run, unprobed=(nested,))).no_dead_units()
+    # a Lambda beside measured ReLU layers: the measured ones decide (documented)
+    lam = UnprobedLayer("lambda", None, "a Lambda layer")
+    expect(replace(healthy_run, unprobed=(lam,))).no_dead_units()
+
+
+def test_layer_checks_without_probed_layers_fail_as_not_measured(healthy_run):
+    bare = replace(healthy_run, layers=TraceMap([]))
+    with pytest.raises(SpecFailure, match="gradients per layer not measured"):
+        expect(bare).gradients_to_reach_first_layer()
+    with pytest.raises(SpecFailure, match="update ratios not measured"):
+        expect(bare).update_ratios_within()
+
+
+def test_an_empty_series_fails_as_not_measured():
+    with pytest.raises(SpecFailure, match="grad_norm not measured"):
+        expect(Series("base.grad_norm", [])).to_stay_above(1e-4)
+    with pytest.raises(SpecFailure, match="not measured"):
+        expect(Series("loss", [])).to_be_monotonic()
+
+
+def test_a_subclassed_network_that_is_all_dead_does_not_pass_no_dead_units(blobs):
+    import keras
+
+    class Dead(keras.Model):
+        def __init__(self):
+            super().__init__(name="dead")
+            self.hidden, self.out = keras.layers.Dense(8), keras.layers.Dense(3)
+
+        def call(self, x):  # every hidden unit is below zero: 100% dead
+            return keras.ops.softmax(self.out(keras.ops.relu(self.hidden(x) - 100.0)))
+
+    run = trainspec.train(trainspec.Recipe(model=Dead, data=blobs, steps=5, optimizer="sgd",
+                                           loss="sparse_categorical_crossentropy"))
+    with pytest.raises(SpecFailure, match="(?s)dead ReLU units not measured.*subclassed model"):
+        expect(run).no_dead_units()

@@ -131,6 +131,20 @@ def series_of(run: Any, groups: Iterable[str] = DEFAULT_SERIES) -> dict[str, tup
     return out
 
 
+def _selects_something(run: Any, groups: tuple[str, ...], found: dict[str, Any]) -> None:
+    """Refuse a selection under which ``run`` has no series at all: a comparison of nothing
+    would pass whatever the run did."""
+    if found:
+        return
+    why = {"metrics": "no metrics (Recipe(metrics=[...]))",
+           "val": "no validation series (validation_data with eval_every)",
+           "grad_norms": "no probed trainable layer"}
+    reasons = "; ".join(f"{g}: {why[g]}" for g in groups if g in why)
+    raise BaselineError(f"series {', '.join(groups)} select nothing in run {run.label!r} "
+                        f"({reasons}): a baseline of nothing would pass whatever the run did; "
+                        "choose series the run records (e.g. 'loss')")
+
+
 def _groups(groups: Iterable[str] | str) -> tuple[str, ...]:
     items = (groups,) if isinstance(groups, str) else tuple(groups)
     if "all" in items:
@@ -288,6 +302,8 @@ class Baseline:
             raise BaselineError(f"the baseline was recorded without series {', '.join(missing)}"
                                 " (re-record it with --trainspec-update-baselines)")
         current = series_of(run, chosen)
+        if not current and not any(any(_in_group(n, g) for g in chosen) for n in self.series):
+            _selects_something(run, chosen, current)
         result = Comparison(self, run, margin=margin, budget=budget, rtol=rtol, atol=atol)
         layers = _layers_of(run)
         if self.layers and layers != self.layers:
@@ -429,6 +445,7 @@ def record(recipe: Any, *, series: Iterable[str] | str = DEFAULT_SERIES,
         run = train(recipe)
     if mode is not Mode.ENVELOPE:
         current = series_of(run, groups)
+        _selects_something(run, groups, current)
         data = {name: {"steps": s.tolist(), "values": [float(x) for x in v]}
                 for name, (s, v) in current.items()}
         return Baseline(mode, groups, len(run.loss), [run.seed], 1, data, {}, run.label, spec,
@@ -461,6 +478,7 @@ def envelope(runs: Sequence[Any], groups: Iterable[str] | str = DEFAULT_SERIES,
                             "stopped early or diverged): a band needs equal lengths")
     window = smoothing or default_smoothing(steps)
     per_run = [series_of(r, groups) for r in runs]
+    _selects_something(runs[0], groups, per_run[0])
     factor = prediction_factor(len(runs))
     names = sorted(set.intersection(*(set(p) for p in per_run)))
     data: dict[str, dict[str, list[float]]] = {}

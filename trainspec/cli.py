@@ -98,6 +98,11 @@ def render(console: Console, title: str, run: Any, diagnosis: Any) -> None:
         g = layer.grad_norm
         curves.add_row(f"|grad| {layer.name}", sparkline(list(g), 50),
                        f"median {g.median():.2g}" if len(g) else "")
+    for layer in run.layers.frozen():  # read before and after the run, not every step
+        origin = {True: "initial random weights", False: "pretrained weights"}.get(
+            layer.at_initializer, "weights of unknown origin")
+        moved = (f"moved {layer.update_ratio.last:.2g}" if layer.moved else "did not move")
+        curves.add_row(f"frozen {layer.name}", origin, moved)
     parts: list[Any] = [curves]
     if diagnosis.findings:
         cause = Text()

@@ -4,6 +4,12 @@ Each failed expectation raises :class:`~trainspec.exceptions.SpecFailure` (an
 ``AssertionError``) whose message says what was measured, what was required, where (step,
 layer), shows the curve as a sparkline and names the seed to reproduce it.  The same facts ride
 along as ``exc.details`` for the report and the JSON file.
+
+A check that measured nothing never passes: an empty series, a run without trainable layers,
+or a model whose layers of the kind checked could not be probed (a subclassed model, a
+``Lambda``, a custom layer, a layer inside a nested model; see ``Run.unprobed``) fails with
+"not measured" and says how to expose the layer.  A model that has no layer of that kind at all
+(no ReLU anywhere, nothing hidden from the probes) passes: that is a measurement of the model.
 """
 
 from __future__ import annotations
@@ -15,8 +21,31 @@ import numpy as np
 
 from trainspec.constants import ActivationKind
 from trainspec.exceptions import SpecFailure
-from trainspec.run import Run
+from trainspec.run import Run, UnprobedLayer
 from trainspec.series import Change, Series
+
+#: How to make a layer's activations visible to the probes (shown when a check measured nothing).
+EXPOSE = ("to probe activations, build the model as a Sequential or functional model with each "
+          "activation on a top-level layer: activation=... on a Dense/Conv layer, or "
+          "keras.layers.Activation / keras.layers.ReLU (not inside a nested model, a Lambda, a "
+          "custom layer's call() or a subclassed model's call())")
+
+
+def not_measured(what: str, unprobed: list[UnprobedLayer], run: Run | None = None,
+                 required: str = "a measurement") -> SpecFailure:
+    """The failure of a check that could not measure what it checks: which layers could not be
+    probed and why, and how to expose them.
+
+    Example:
+        >>> exc = not_measured("dead ReLU units", run.unprobed, run)   # doctest: +SKIP
+        >>> str(exc).splitlines()[0]
+        "dead ReLU units not measured: measured nothing, required every ReLU layer probed"
+    """
+    shown = "; ".join(f"{u.name!r} ({u.reason})" for u in unprobed[:5])
+    more = f" and {len(unprobed) - 5} more" if len(unprobed) > 5 else ""
+    where = f"could not probe {shown}{more}" if unprobed else None
+    return fail(f"{what} not measured", measured="nothing", required=required, where=where,
+                run=run, note=EXPOSE if unprobed else None)
 
 _CURVE_POINTS = 200
 
@@ -103,10 +132,20 @@ class SeriesExpectation:
         raise fail(what, measured=measured, required=required, series=self.series, where=where,
                    run=self.run)
 
+    def _measured(self) -> None:
+        """Fail when the series holds no value (nothing to check: never a pass)."""
+        __tracebackhide__ = True
+        if not len(self.series):
+            raise fail(f"{self.series.name} not measured", measured="no values",
+                       required="at least one recorded value", run=self.run,
+                       note="the series is empty: the run recorded no step of it (a frozen "
+                       "layer has no gradient; a run that diverged at step 0 has no values)")
+
     def to_fall_by(self, fraction: float, window: int | None = None) -> SeriesExpectation:
         """The series falls by ``fraction`` of its start (0.5: by half), start and end being
         the windowed medians of :meth:`Series.change`."""
         __tracebackhide__ = True
+        self._measured()
         change = self.series.change(window)
         if not change.relative_decrease >= fraction:
             percent = f"{fraction * 100:.3g}%"  # 0.999 -> 99.9%, not a rounded 100%
@@ -117,6 +156,7 @@ class SeriesExpectation:
     def to_end_below(self, threshold: float, window: int = 20) -> SeriesExpectation:
         """The median of the last ``window`` values is below ``threshold``."""
         __tracebackhide__ = True
+        self._measured()
         value = self.series.median(window)
         if not value < threshold:
             self._fail(f"{self.series.name} did not end below {threshold:.4g}", value,
@@ -126,6 +166,7 @@ class SeriesExpectation:
     def to_end_above(self, threshold: float, window: int = 20) -> SeriesExpectation:
         """The median of the last ``window`` values is above ``threshold``."""
         __tracebackhide__ = True
+        self._measured()
         value = self.series.median(window)
         if not value > threshold:
             self._fail(f"{self.series.name} did not end above {threshold:.4g}", value,
@@ -135,6 +176,7 @@ class SeriesExpectation:
     def to_stay_below(self, threshold: float) -> SeriesExpectation:
         """Every recorded value is below ``threshold``."""
         __tracebackhide__ = True
+        self._measured()
         values = np.asarray(self.series)
         bad = np.flatnonzero(~(values < threshold))
         if bad.size:
@@ -146,6 +188,7 @@ class SeriesExpectation:
     def to_stay_above(self, threshold: float) -> SeriesExpectation:
         """Every recorded value is above ``threshold``."""
         __tracebackhide__ = True
+        self._measured()
         values = np.asarray(self.series)
         bad = np.flatnonzero(~(values > threshold))
         if bad.size:
@@ -157,6 +200,7 @@ class SeriesExpectation:
     def to_reach_below(self, threshold: float, within: int | None = None) -> SeriesExpectation:
         """Some value within the first ``within`` steps (all, when None) is below ``threshold``."""
         __tracebackhide__ = True
+        self._measured()
         step = self.series.first_below(threshold)
         if step is None or (within is not None and step >= within):
             limit = f"within {within} steps" if within is not None else "at some step"
@@ -167,6 +211,7 @@ class SeriesExpectation:
     def to_be_monotonic(self, decreasing: bool = True, tolerance: float = 0.0) -> SeriesExpectation:
         """Every step moves the same way, allowing ``tolerance`` back."""
         __tracebackhide__ = True
+        self._measured()
         if not self.series.is_monotonic(decreasing, tolerance):
             diffs = np.diff(np.asarray(self.series, dtype=np.float64))
             bad = np.flatnonzero(diffs > tolerance if decreasing else diffs < -tolerance)
@@ -211,24 +256,54 @@ class RunExpectation:
         layer's and at least ``min_norm`` (vanishing gradients fail both)."""
         __tracebackhide__ = True
         layers = self.run.layers
+        self._layers_measured("gradients per layer")
         first, last = layers.first, layers.last
         g_first = first.grad_norm.median()
         g_last = last.grad_norm.median()
         ratio = g_first / g_last if g_last > 0 else (math.inf if g_first > 0 else 0.0)
         if not (ratio >= min_ratio and g_first >= min_norm):
+            cut = (f"{', '.join(first.no_gradient)} received no gradient at all (cut off from "
+                   "the loss)") if first.no_gradient else None
             self._fail("gradients vanish before the first layer",
                        f"median |grad| {g_first:.3g} at {first.name!r} = {ratio:.3g} x the last "
                        f"layer's {g_last:.3g}",
                        f"ratio >= {min_ratio:g} and |grad| >= {min_norm:g}",
-                       series=first.grad_norm, where=f"layer {first.name!r}")
+                       series=first.grad_norm, where=f"layer {first.name!r}", note=cut)
         return self
+
+    def _layers_measured(self, what: str) -> None:
+        """Fail when no trainable layer was probed or none recorded a step."""
+        __tracebackhide__ = True
+        layers = self.run.layers.list()
+        if not layers or not len(self.run.loss):
+            frozen = [t.name for t in self.run.layers.frozen()]
+            why = ("the run recorded no step" if layers else "no trainable layer was probed"
+                   + (f" (frozen: {', '.join(frozen)})" if frozen else ""))
+            raise fail(f"{what} not measured", measured="nothing", required="probed layers",
+                       run=self.run, note=why)
+
+    def _activations_measured(self, what: str, kinds: tuple[ActivationKind, ...],
+                              measured: list[Any], layers: str) -> None:
+        """Fail when layers of ``kinds`` could not be probed, or when nothing of ``kinds`` was
+        measured while some layers (Lambda, custom, subclassed call) could hold them."""
+        __tracebackhide__ = True
+        known = [u for u in self.run.unprobed if u.kind in kinds]
+        unknown = [u for u in self.run.unprobed if u.kind is None]
+        if known or (not measured and unknown):
+            raise not_measured(what, known or unknown, self.run,
+                               required=f"every {layers} probed")
+        if measured and not len(self.run.loss):
+            raise fail(f"{what} not measured", measured="nothing", required="recorded steps",
+                       run=self.run, note="the run recorded no step")
 
     def no_dead_units(self, max_fraction: float = 0.5, window: int = 20) -> RunExpectation:
         """No ReLU layer ends with more than ``max_fraction`` of its units dead."""
         __tracebackhide__ = True
-        for act in self.run.activations.of_kind(ActivationKind.RELU):
+        relu = self.run.activations.of_kind(ActivationKind.RELU)
+        self._activations_measured("dead ReLU units", (ActivationKind.RELU,), relu, "ReLU layer")
+        for act in relu:
             dead = act.dead.median(window)
-            if dead > max_fraction:
+            if not dead <= max_fraction:
                 self._fail(f"ReLU units died in {act.name!r}", dead,
                            f"<= {max_fraction:.2g} (fraction of dead units, median of last {window})",
                            series=act.dead, where=f"layer {act.name!r}")
@@ -237,9 +312,13 @@ class RunExpectation:
     def no_saturation(self, max_fraction: float = 0.5, window: int = 20) -> RunExpectation:
         """No sigmoid/tanh layer ends with more than ``max_fraction`` of its units saturated."""
         __tracebackhide__ = True
-        for act in self.run.activations.of_kind(ActivationKind.SIGMOID, ActivationKind.TANH):
+        kinds = (ActivationKind.SIGMOID, ActivationKind.TANH)
+        squashing = self.run.activations.of_kind(*kinds)
+        self._activations_measured("saturated sigmoid/tanh units", kinds, squashing,
+                                   "sigmoid/tanh layer")
+        for act in squashing:
             sat = act.saturated.median(window)
-            if sat > max_fraction:
+            if not sat <= max_fraction:
                 self._fail(f"{act.activation} units saturated in {act.name!r}", sat,
                            f"<= {max_fraction:.2g} (median of last {window})",
                            series=act.saturated, where=f"layer {act.name!r}")
@@ -251,6 +330,12 @@ class RunExpectation:
         ``margin``."""
         __tracebackhide__ = True
         self.to_be_finite()
+        if metric not in self.run.metrics:
+            recorded = ", ".join(self.run.metrics) or "none"
+            raise fail(f"{metric} not measured", measured="nothing",
+                       required=f"the metric {metric!r} recorded", run=self.run,
+                       note=f"metric {metric!r} was not recorded; recorded: {recorded} (add "
+                       f"{metric!r} to Recipe(metrics=[...]))")
         series = self.run.metric(metric)
         classes = self.run.n_classes or 2
         chance = 1.0 / classes
@@ -266,6 +351,7 @@ class RunExpectation:
         """Every layer's median update-to-weight ratio over the last ``window`` steps lies in
         ``[low, high]`` (around 1e-3 is healthy)."""
         __tracebackhide__ = True
+        self._layers_measured("update ratios")
         for layer in self.run.layers.list():
             ratio = layer.update_ratio.median(window)
             if not low <= ratio <= high:
@@ -280,9 +366,15 @@ class RunExpectation:
         ``std_range`` at ``at_step`` (self-normalising nets keep ~0/~1 through depth)."""
         __tracebackhide__ = True
         lo, hi = std_range
-        for act in self.run.activations.list():
-            if act.kind is ActivationKind.SOFTMAX:
-                continue
+        kinds = tuple(k for k in ActivationKind if k is not ActivationKind.SOFTMAX)
+        acts = [a for a in self.run.activations.list() if a.kind is not ActivationKind.SOFTMAX]
+        self._activations_measured("activation mean and spread", kinds, acts,
+                                   "activation layer (softmax aside)")
+        for act in acts:
+            if not -len(act.mean) <= at_step < len(act.mean):
+                raise fail(f"activations at step {at_step} not measured", measured="nothing",
+                           required=f"a recorded step {at_step}", run=self.run,
+                           note=f"{act.name!r} has {len(act.mean)} recorded steps")
             mean, std = act.mean[at_step], act.std[at_step]
             if abs(mean) > mean_within or not lo <= std <= hi:
                 self._fail(f"activations drift from mean 0 / std 1 at {act.name!r}",

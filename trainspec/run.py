@@ -33,6 +33,34 @@ class LayerTrace:
     grad_norm: Series
     weight_norm: Series
     update_ratio: Series
+    #: False for a frozen layer (``trainable=False``): no gradient is taken, ``grad_norm`` is
+    #: empty, and its weights are read before the first step and after the last: ``weight_norm``
+    #: holds those two readings (at steps 0 and the last step), ``update_ratio`` one value at the
+    #: last step, ``||W_after - W_before|| / ||W_before||`` over the whole run (0: they did not
+    #: move).  Frozen layers are reached by name and ``run.layers.frozen()``, not by iteration.
+    trainable: bool = True
+    #: Paths of the layer's trainable variables that received no gradient (``None``: cut off from
+    #: the loss, e.g. an unused branch); their ``grad_norm`` share is 0 and they never update.
+    no_gradient: tuple[str, ...] = ()
+    #: For frozen layers: whether the weights at the start looked freshly initialised (True),
+    #: loaded or pretrained (False) or could not be told (None); see ``trainspec.freshness``.
+    at_initializer: bool | None = None
+
+    @property
+    def moved(self) -> bool:
+        """Whether the layer's weights changed during the run (any update ratio above 0)."""
+        return bool(len(self.update_ratio)) and float(np.max(np.asarray(self.update_ratio))) > 0
+
+
+@dataclass(frozen=True)
+class UnprobedLayer:
+    """A layer whose activations could not be probed: ``kind`` is its activation's family when
+    known (a Keras layer inside a nested or subclassed model), None when it may compute anything
+    (a ``Lambda``, a custom layer, a subclassed model's own ``call``); ``reason`` says which."""
+
+    name: str
+    kind: ActivationKind | None
+    reason: str
 
 
 @dataclass(frozen=True)
@@ -93,11 +121,20 @@ T = TypeVar("T", LayerTrace, ActivationTrace)
 
 class TraceMap(Mapping[str, T], Generic[T]):
     """Ordered traces, looked up by layer name or by position (``run.layers[0]``,
-    ``run.layers["dense_1"]``, ``run.layers.first``, ``run.layers.last``)."""
+    ``run.layers["dense_1"]``, ``run.layers.first``, ``run.layers.last``).
+
+    Iteration, ``len``, positions, ``first`` and ``last`` cover the trainable layers, as they
+    always have; a frozen layer (``trace.trainable is False``) is found by name
+    (``run.layers["base"]``) and listed by :meth:`frozen`; :meth:`all` has both in model order.
+    """
 
     def __init__(self, traces: list[T]):
-        self._list = list(traces)
-        self._by_name = {t.name: t for t in self._list}
+        self._all = list(traces)
+        self._list = [t for t in self._all if getattr(t, "trainable", True)]
+        self._by_name = {t.name: t for t in self._all}
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._by_name
 
     def __getitem__(self, key: str | int) -> T:  # type: ignore[override]
         if isinstance(key, int):
@@ -117,12 +154,35 @@ class TraceMap(Mapping[str, T], Generic[T]):
         """The traces in model order."""
         return list(self._list)
 
+    def all(self) -> list[T]:
+        """Every trace, trainable and frozen, in model order."""
+        return list(self._all)
+
+    def frozen(self) -> list[T]:
+        """The frozen layers' traces (``trainable=False``), in model order.
+
+        Example:
+            >>> [t.name for t in run.layers.frozen()]          # doctest: +SKIP
+            ['features_1', 'features_2']
+        """
+        return [t for t in self._all if not getattr(t, "trainable", True)]
+
+    def no_gradient(self) -> list[T]:
+        """The layers with trainable variables that received no gradient."""
+        return [t for t in self._all if getattr(t, "no_gradient", ())]
+
     @property
     def first(self) -> T:
+        """The first trainable layer."""
+        if not self._list:
+            raise IndexError("no trainable layer was probed")
         return self._list[0]
 
     @property
     def last(self) -> T:
+        """The last trainable layer."""
+        if not self._list:
+            raise IndexError("no trainable layer was probed")
         return self._list[-1]
 
     def of_kind(self, *kinds: ActivationKind | str) -> list[T]:
@@ -131,7 +191,9 @@ class TraceMap(Mapping[str, T], Generic[T]):
         return [t for t in self._list if str(getattr(t, "kind", "")) in wanted]
 
     def __repr__(self) -> str:
-        return f"TraceMap([{', '.join(self._by_name)}])"
+        frozen = [t.name for t in self.frozen()]
+        tail = f"; frozen: {', '.join(frozen)}" if frozen else ""
+        return f"TraceMap([{', '.join(t.name for t in self._list)}]{tail})"
 
 
 @dataclass(frozen=True)
@@ -165,6 +227,8 @@ class Run:
     n_classes: int | None = None
     output_activation: str | None = None
     loss_name: str | None = None
+    #: Layers whose activations could not be probed (see :class:`UnprobedLayer`).
+    unprobed: tuple[UnprobedLayer, ...] = ()
     from_cache: bool = field(default=False, compare=False)
     #: The model's weights after the last step (``model.get_weights()`` order): kept for runs
     #: trained in this process; a run from the disk cache has them only when it was trained
@@ -219,6 +283,16 @@ class Run:
         relu = self.activations.of_kind(ActivationKind.RELU)
         if relu and len(self.loss):
             out["dead_fraction_max"] = _num(max(a.dead.last for a in relu))
+        # what used to be invisible, named only when present (so healthy summaries stay short)
+        frozen = self.layers.frozen()
+        if frozen:
+            out["frozen_layers"] = {t.name: {"moved": t.moved, "at_initializer": t.at_initializer}
+                                    for t in frozen}
+        cut = [v for t in self.layers.no_gradient() for v in t.no_gradient]
+        if cut:
+            out["no_gradient"] = cut
+        if self.unprobed:
+            out["unprobed_layers"] = [u.name for u in self.unprobed]
         return out
 
     # -- serialisation -------------------------------------------------------------------------
@@ -231,9 +305,12 @@ class Run:
         }
         for i, (_name, s) in enumerate(self.metrics.items()):
             arrays[f"metric{i}"] = np.asarray(s)
-        for i, t in enumerate(self.layers.list()):
+        for i, t in enumerate(self.layers.all()):
             for key in ("grad_norm", "weight_norm", "update_ratio"):
-                arrays[f"layer{i}_{key}"] = np.asarray(getattr(t, key))
+                series = getattr(t, key)
+                arrays[f"layer{i}_{key}"] = np.asarray(series)
+                if not np.array_equal(series.steps, self.loss.steps):  # a frozen layer's
+                    arrays[f"layer{i}_{key}_steps"] = np.asarray(series.steps)
         for i, a in enumerate(self.activations.list()):
             for key in ("dead", "saturated", "mean", "std"):
                 arrays[f"act{i}_{key}"] = np.asarray(getattr(a, key))
@@ -250,7 +327,10 @@ class Run:
             "steps_requested": self.steps_requested,
             "batch_size": self.batch_size,
             "metrics": list(self.metrics),
-            "layers": [[t.name, t.index, t.class_name, t.n_params] for t in self.layers.list()],
+            "layers": [[t.name, t.index, t.class_name, t.n_params, t.trainable,
+                        list(t.no_gradient), t.at_initializer] for t in self.layers.all()],
+            "unprobed": [[u.name, None if u.kind is None else str(u.kind), u.reason]
+                         for u in self.unprobed],
             "activations": [
                 [a.name, a.index, str(a.kind), a.activation, a.units]
                 for a in self.activations.list()
@@ -284,16 +364,20 @@ class Run:
         }
         layers = [
             LayerTrace(
-                name=name,
-                index=index,
-                class_name=class_name,
-                n_params=n_params,
+                name=entry[0],
+                index=entry[1],
+                class_name=entry[2],
+                n_params=entry[3],
                 **{
-                    key: Series(f"{name}.{key}", arrays[f"layer{i}_{key}"], steps)
+                    key: Series(f"{entry[0]}.{key}", arrays[f"layer{i}_{key}"],
+                                arrays.get(f"layer{i}_{key}_steps", steps))
                     for key in ("grad_norm", "weight_norm", "update_ratio")
                 },
+                trainable=bool(entry[4]) if len(entry) > 4 else True,
+                no_gradient=tuple(entry[5]) if len(entry) > 5 else (),
+                at_initializer=entry[6] if len(entry) > 6 else None,
             )
-            for i, (name, index, class_name, n_params) in enumerate(meta["layers"])
+            for i, entry in enumerate(meta["layers"])
         ]
         activations = [
             ActivationTrace(
@@ -340,6 +424,8 @@ class Run:
             n_classes=meta["n_classes"],
             output_activation=meta["output_activation"],
             loss_name=meta["loss_name"],
+            unprobed=tuple(UnprobedLayer(name, None if kind is None else ActivationKind(kind), why)
+                           for name, kind, why in meta.get("unprobed", [])),
             from_cache=from_cache,
             final_weights=None
             if "final_weights" not in meta

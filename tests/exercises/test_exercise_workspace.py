@@ -1,7 +1,9 @@
 """The shipped workspace end to end, as a student meets it: ``trainspec exercises init DIR
 --with-solutions``, then ``pytest`` inside DIR (a subprocess, as a student runs it) red, with one
 solution copied over, and with all of them.  The three runs share one run cache, so every model
-trains once: the broken ones in the red run, one fixed model in the second, the rest in the third.
+trains once: the broken ones in the red run and the fixed ones in the all-solutions run, which
+run at the same time in two copies of the workspace (one core each), then the one-solution run
+from the cache.
 """
 
 from __future__ import annotations
@@ -21,13 +23,21 @@ from trainspec.exercises import catalog
 ONE = "fail4_input_noise"
 
 
-def pytest_in(directory: Path, cache: Path) -> tuple[int, str, dict]:
+def start_pytest(directory: Path, cache: Path) -> subprocess.Popen:
     env = {**os.environ, "TRAINSPEC_CACHE_DIR": str(cache), "COLUMNS": "80",
            "PYTEST_ADDOPTS": ""}
-    done = subprocess.run([sys.executable, "-m", "pytest"], cwd=directory, env=env,
-                          capture_output=True, text=True, timeout=1800)
+    return subprocess.Popen([sys.executable, "-m", "pytest"], cwd=directory, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def finish(process: subprocess.Popen, directory: Path) -> tuple[int, str, dict]:
+    out, _ = process.communicate(timeout=1800)
     document = json.loads((directory / "results.json").read_text())
-    return done.returncode, done.stdout, document
+    return process.returncode, out, document
+
+
+def pytest_in(directory: Path, cache: Path) -> tuple[int, str, dict]:
+    return finish(start_pytest(directory, cache), directory)
 
 
 @pytest.fixture(scope="module")
@@ -35,13 +45,16 @@ def course(tmp_path_factory):
     root = tmp_path_factory.mktemp("course")
     cache = root / "cache"
     directory = root / "class"
+    solved = root / "solved"
     assert main(["exercises", "init", str(directory), "--with-solutions"]) == 0
-    runs = {"red": pytest_in(directory, cache)}
+    assert main(["exercises", "init", str(solved), "--with-solutions"]) == 0
+    for solution in (solved / "solutions").glob("*.py"):
+        shutil.copy(solution, solved / solution.name)
+    # Two sessions at once sharing one cache folder (safe: tests/plugin/test_faults.py).
+    red, full = start_pytest(directory, cache), start_pytest(solved, cache)
+    runs = {"red": finish(red, directory), "all": finish(full, solved)}
     shutil.copy(directory / "solutions" / f"{ONE}.py", directory / f"{ONE}.py")
     runs["one"] = pytest_in(directory, cache)
-    for solution in (directory / "solutions").glob("*.py"):
-        shutil.copy(solution, directory / solution.name)
-    runs["all"] = pytest_in(directory, cache)
     return directory, runs
 
 

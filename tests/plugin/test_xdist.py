@@ -63,8 +63,18 @@ def report_of(output: str) -> str:
     return "\n".join(lines[start:end + 1])
 
 
+#: A module whose recipe is invalid at import: a collection error, the other modules still run.
+INVALID = TINY_SPECS + textwrap.dedent(
+    """
+    @trainspec.applies_to(recipe(steps=0))
+    def test_anything(run):
+        pass
+    """
+)
+
+
 def test_two_workers_give_the_single_process_verdicts_report_and_json(pytester, monkeypatch):
-    pytester.makepyfile(test_specs=SPECS)
+    pytester.makepyfile(test_specs=SPECS, test_invalid=INVALID)
     workers = pytester.path / "workers"
     workers.mkdir()
     monkeypatch.setenv("WORKERS_DIR", str(workers))
@@ -77,6 +87,10 @@ def test_two_workers_give_the_single_process_verdicts_report_and_json(pytester, 
     assert comparable(two) == comparable(one)
     assert all("@" not in r["nodeid"] for r in two["results"])
     assert two["runs"] == {"total": 4, "trained": 4, "from_cache": 0}
+    # a module invalid at import is one collection error under -n 2 too: the others' specs ran
+    assert [e["nodeid"] for e in two["collection_errors"]] == ["test_invalid.py"]
+    assert "field 'steps'" in two["collection_errors"][0]["message"]
+    parallel.stdout.fnmatch_lines(["*1 collection error*"])
     # the report is rendered once, by the controller, and reads the same
     assert parallel.stdout.str().count("trainspec report") == 1
     assert report_of(parallel.stdout.str()) == report_of(single.stdout.str())

@@ -16,6 +16,7 @@ import numpy as np
 
 from trainspec.doctor.recipe_view import NORMALISING, RecipeView, StaticCheck
 from trainspec.doctor.symptoms import Finding, Symptom, finding, past
+from trainspec.freshness import at_initializer
 
 
 def _kernel(layer: Any) -> np.ndarray | None:
@@ -212,18 +213,24 @@ class PreprocessingMismatch(StaticCheck):
 class FrozenVariables(StaticCheck):
     """
     ## What it does
-    Reports weighted layers set ``trainable=False`` (their variables never receive an update).
+    Reports weighted layers set ``trainable=False`` (their variables never receive an update)
+    whose weights are still their initializers' fresh draw.  A frozen layer holding loaded or
+    trained weights (a pretrained base frozen on purpose, as in transfer learning) is not
+    reported: its weights are not what its initializers give (``trainspec.freshness``: biases
+    off their constant, kernels off the initializer's spread).
 
     ## Why is this bad
     A frozen layer keeps its initial (often random) weights: if it is not a pretrained layer
     frozen on purpose, the network trains around noise.  A risk: reported beside a run only when
-    the run shows harm.
+    the run shows harm (the run's ``unchanged_weights`` rule names them when the loss does not
+    fall).
 
     ## Evidence
     The frozen layers and their number of weights.
 
     ## Threshold
-    None.
+    None: the freshness test allows a random initializer's sampling noise (4 standard errors of
+    the standard deviation, plus 10%).
 
     ## Fix
     ``layer.trainable = True`` (unfreeze), or freeze only pretrained layers.
@@ -234,7 +241,7 @@ class FrozenVariables(StaticCheck):
 
     def check(self, view: RecipeView) -> list[Finding]:
         frozen = [la for la in view.leaves if la.weights and not la.trainable
-                  and type(la).__name__ not in NORMALISING]
+                  and type(la).__name__ not in NORMALISING and at_initializer(la) is not False]
         if not frozen:
             return []
         count = int(sum(int(np.prod(w.shape)) for la in frozen for w in la.weights))

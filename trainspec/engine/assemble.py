@@ -5,12 +5,18 @@ In: the ``Prepared`` and the arrays each chunk of the loop returned (``loss``, `
 final validation values and where training stopped.  Out: a ``Run`` of named ``Series`` (one
 per probe and layer), histograms and, when the last recorded step was not finite, a
 ``NonFinite`` naming the first tensor that was not (that step's row is dropped).
+``after_training`` reads what the loop does not record: the frozen layers' weights after the
+run (their traces hold the readings before the first and after the last step) and which
+trainable variables got no gradient when the step was traced.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
+from trainspec.engine import probes
 from trainspec.engine.prepared import Prepared
 from trainspec.engine.schedule import histogram_steps
 from trainspec.run import ActivationTrace, Histograms, LayerTrace, NonFinite, Run, TraceMap
@@ -45,8 +51,41 @@ def first_nonfinite(p: Prepared, part: dict[str, np.ndarray], step: int) -> NonF
     return NonFinite(step, "loss", loss)
 
 
+def after_training(p: Prepared, model: Any) -> None:
+    """Read what the loop does not record, from ``model``, the model that trained (the kept
+    graph's when ``p`` shared one): the frozen layers' weights now and how far they moved, and
+    which trainable variables got no gradient when the step was traced."""
+    p.extra["frozen_after"] = probes.frozen_norms(model, p.frozen)
+    p.extra["frozen_moved"] = probes.frozen_moved(model, p.frozen, p.extra.pop("frozen_before", []))
+    p.extra["no_gradient"] = probes.no_gradient(model)
+
+
+def _frozen_traces(p: Prepared, steps: np.ndarray) -> list[LayerTrace]:
+    """Traces of the frozen layers: weight norms before the first and after the last step."""
+    start = p.extra.get("frozen_start", [])
+    after = p.extra.get("frozen_after", [])
+    moved = p.extra.get("frozen_moved", [])
+    last = int(steps[-1]) if len(steps) else 0
+    traces = []
+    for k, fp in enumerate(p.frozen):
+        norms = [start[k], after[k]] if k < len(after) else [start[k], np.nan]
+        ratio = moved[k] if k < len(moved) else np.nan
+        traces.append(LayerTrace(
+            name=fp.name, index=fp.index, class_name=fp.class_name, n_params=fp.n_params,
+            grad_norm=Series(f"{fp.name}.grad_norm", np.zeros(0, np.float32), np.zeros(0, np.int64)),
+            weight_norm=Series(f"{fp.name}.weight_norm", np.array(norms, np.float32),
+                               np.array([0, last], np.int64)),
+            update_ratio=Series(f"{fp.name}.update_ratio", np.array([ratio], np.float32),
+                                np.array([last], np.int64)),
+            trainable=False, at_initializer=fp.at_initializer,
+        ))
+    return traces
+
+
 def _layer_traces(p: Prepared, data: dict[str, np.ndarray], steps: np.ndarray) -> TraceMap:
-    return TraceMap([
+    missed = set(p.extra.get("no_gradient", ()))
+    variables = p.model.trainable_variables
+    trainable = [
         LayerTrace(
             name=lp.name,
             index=lp.index,
@@ -55,9 +94,13 @@ def _layer_traces(p: Prepared, data: dict[str, np.ndarray], steps: np.ndarray) -
             grad_norm=Series(f"{lp.name}.grad_norm", data["grad"][:, i], steps),
             weight_norm=Series(f"{lp.name}.weight_norm", data["weight"][:, i], steps),
             update_ratio=Series(f"{lp.name}.update_ratio", data["ratio"][:, i], steps),
+            no_gradient=tuple(probes.variable_name(variables[j]) for j in lp.var_idx
+                              if j in missed),
         )
         for i, lp in enumerate(p.layers)
-    ])
+    ]
+    every = trainable + _frozen_traces(p, steps)
+    return TraceMap(sorted(every, key=lambda t: t.index))
 
 
 def _activation_traces(p: Prepared, data: dict[str, np.ndarray], steps: np.ndarray) -> TraceMap:
@@ -139,4 +182,5 @@ def assemble(
         n_classes=p.n_classes,
         output_activation=p.output_activation,
         loss_name=p.loss_name,
+        unprobed=tuple(p.unprobed),
     )

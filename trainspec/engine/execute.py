@@ -20,7 +20,7 @@ import tensorflow as tf
 
 from trainspec.constants import DEFAULT_CHUNK_STEPS, HISTOGRAM_BINS
 from trainspec.engine import graphs
-from trainspec.engine.assemble import assemble, finite_row
+from trainspec.engine.assemble import after_training, assemble, finite_row
 from trainspec.engine.loop import build_eval, build_loop, histograms
 from trainspec.engine.prepared import Prepared
 from trainspec.engine.schedule import batch_indices, histogram_steps
@@ -86,6 +86,7 @@ def execute(p: Prepared) -> Run:
         evaluate = build_eval(p) if p.val is not None else None
     val = None if p.val is None else tuple(tf.constant(a) for a in p.val)
     recorded = _train_chunks(p, model, loop, evaluate, val)
+    after_training(p, model)
     final_val: dict[str, float] = {}
     if evaluate is not None:
         final_val = val_logs(p, run_graph(p, evaluate, *val, step="the final validation").numpy())

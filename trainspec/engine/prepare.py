@@ -345,6 +345,10 @@ def prepare(recipe: Recipe) -> Prepared:
     p.metric_fns = resolve_metrics(recipe, loss_name, train_xy[1], out_dim)
     p.layers = probes.trainable_layers(model)
     p.probe_model, p.acts = probe_model(model, probes.activation_layers(model))
+    p.unprobed = probes.unprobed_layers(model, p.acts, p.probe_model)
+    p.frozen = probes.frozen_layers(model)
+    p.extra["frozen_start"] = probes.frozen_norms(model, p.frozen)
+    p.extra["frozen_before"] = probes.frozen_values(model, p.frozen)
     p.output_activation = probes.output_activation(model)
     if loss_name and "binary" in loss_name.lower():
         p.n_classes = 2

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from trainspec.engine.probes import ActivationProbe, LayerProbe
+from trainspec.engine.probes import ActivationProbe, FrozenProbe, LayerProbe
 from trainspec.recipe import Recipe
 
 
@@ -44,3 +44,7 @@ class Prepared:
     fingerprint: str = ""
     unreadable: list[str] = field(default_factory=list)  # code the fingerprint cannot cover
     extra: dict[str, Any] = field(default_factory=dict)
+    #: frozen layers (weights read before and after the run, not at every step)
+    frozen: list[FrozenProbe] = field(default_factory=list)
+    #: layers whose activations the probes cannot see (``trainspec.run.UnprobedLayer``)
+    unprobed: list[Any] = field(default_factory=list)

@@ -7,13 +7,16 @@ on tensors the training step computes anyway, so probing costs little next to th
 from __future__ import annotations
 
 import math
+import weakref
 from dataclasses import dataclass
 from typing import Any
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from trainspec.constants import SIGMOID_SATURATION_Z, TANH_SATURATION_Z, ActivationKind
+from trainspec.run import UnprobedLayer
 
 _KIND_BY_NAME = {
     "relu": ActivationKind.RELU,
@@ -86,14 +89,24 @@ def leaf_layers(model: Any) -> list[Any]:
 
 
 def trainable_layers(model: Any) -> list[LayerProbe]:
-    """Leaf layers that own trainable variables, with their variables' positions."""
+    """Leaf layers that own trainable variables, with their variables' positions; trainable
+    variables no leaf layer owns (made by a subclassed model's own ``add_weight``) are probed
+    together under the model's name, after the layers."""
     position = {id(v): i for i, v in enumerate(model.trainable_variables)}
     probes = []
-    for index, layer in enumerate(leaf_layers(model)):
+    claimed: set[int] = set()
+    leaves = leaf_layers(model)
+    for index, layer in enumerate(leaves):
         idx = tuple(position[id(v)] for v in layer.trainable_variables if id(v) in position)
+        claimed.update(idx)
         if idx:
             n_params = int(sum(int(math.prod(v.shape)) for v in layer.trainable_variables))
             probes.append(LayerProbe(layer, index, layer.name, idx, n_params))
+    own = tuple(i for i in range(len(position)) if i not in claimed)
+    if own:
+        variables = model.trainable_variables
+        n_params = int(sum(int(math.prod(variables[i].shape)) for i in own))
+        probes.append(LayerProbe(model, len(leaves), model.name, own, n_params))
     return probes
 
 
@@ -184,3 +197,154 @@ def histogram(tensors: list[tf.Tensor], bins: int) -> tf.Tensor:
     counts = tf.cast(tf.histogram_fixed_width(values, tf.stack([lo, hi]), nbins=bins), tf.float32)
     edges = tf.linspace(lo, hi, bins + 1)
     return tf.stack([edges[:-1], edges[1:], counts], axis=1)
+
+
+# -- frozen layers, variables without a gradient, layers the activation probes cannot see -------
+#
+# A frozen layer's weights are not read at every step: nothing in the training step writes them
+# (Keras 3 runs a frozen BatchNormalization in inference mode, so even its moving statistics
+# stay), so their norms are taken before the first step and after the last, and the two
+# readings show whether they moved (a layer updating its own state, or a callback, would).
+# The moving statistics of a *trainable* BatchNormalization are non-trainable variables that do
+# change every step; they are statistics of the activations, not weights, and stay unprobed.
+
+
+@dataclass(frozen=True)
+class FrozenProbe:
+    """A leaf layer with weights but no trainable variable (``trainable=False``, itself or a
+    model it sits in); ``var_idx`` index ``model.weights``.  ``at_initializer``: its weights at
+    the start looked like its initializers' fresh draw (True), like loaded or pretrained values
+    (False), or could not be told (None); see :mod:`trainspec.freshness`."""
+
+    index: int
+    name: str
+    class_name: str
+    var_idx: tuple[int, ...]
+    n_params: int
+    at_initializer: bool | None
+
+
+def frozen_layers(model: Any) -> list[FrozenProbe]:
+    """The leaf layers of ``model`` whose weights do not train.
+
+    Example:
+        >>> [f.name for f in frozen_layers(model)]            # doctest: +SKIP
+        ['features_1', 'features_2']
+    """
+    from trainspec.freshness import at_initializer
+
+    position = {id(v): i for i, v in enumerate(model.weights)}
+    out = []
+    for index, layer in enumerate(leaf_layers(model)):
+        if layer.trainable or layer.trainable_variables or not layer.weights:
+            continue  # trainable, or non-trainable by design (Normalization's statistics)
+        idx = tuple(position[id(v)] for v in layer.weights if id(v) in position)
+        if not idx:
+            continue
+        n_params = int(sum(int(math.prod(v.shape)) for v in layer.weights))
+        out.append(FrozenProbe(index, layer.name, type(layer).__name__, idx, n_params,
+                               at_initializer(layer)))
+    return out
+
+
+def frozen_norms(model: Any, frozen: list[FrozenProbe]) -> list[float]:
+    """The L2 norm of each frozen layer's weights in ``model`` now (read eagerly, in float64)."""
+    weights = model.weights
+    norms = []
+    for fp in frozen:
+        total = 0.0
+        for j in fp.var_idx:
+            value = np.asarray(weights[j].numpy(), dtype=np.float64)
+            total += float(np.sum(value * value))
+        norms.append(math.sqrt(total))
+    return norms
+
+
+def frozen_moved(model: Any, frozen: list[FrozenProbe], before: list[np.ndarray]) -> list[float]:
+    """``||W_after - W_before|| / ||W_before||`` of each frozen layer over the whole run."""
+    weights = model.weights
+    out = []
+    at = 0
+    for fp in frozen:
+        diff = base = 0.0
+        for j in fp.var_idx:
+            now = np.asarray(weights[j].numpy(), dtype=np.float64)
+            old = np.asarray(before[at], dtype=np.float64)
+            at += 1
+            diff += float(np.sum((now - old) ** 2))
+            base += float(np.sum(old * old))
+        out.append(math.sqrt(diff) / max(math.sqrt(base), 1e-12))
+    return out
+
+
+def frozen_values(model: Any, frozen: list[FrozenProbe]) -> list[np.ndarray]:
+    """Copies of the frozen layers' weights, in ``frozen``'s order (to compare after the run)."""
+    weights = model.weights
+    return [np.array(weights[j].numpy()) for fp in frozen for j in fp.var_idx]
+
+
+#: Per traced model, the positions in ``model.trainable_variables`` whose gradient was None when
+#: the training step was traced (cut off from the loss).  Read by the run that trained ``model``:
+#: a run sharing a traced graph trains the model that graph was traced on.
+_NO_GRADIENT: weakref.WeakKeyDictionary[Any, tuple[int, ...]] = weakref.WeakKeyDictionary()
+
+
+def note_no_gradient(model: Any, grads: list) -> None:
+    """Remember which of ``model``'s trainable variables got no gradient (``None``) in the step
+    being traced."""
+    _NO_GRADIENT[model] = tuple(i for i, g in enumerate(grads) if g is None)
+
+
+def no_gradient(model: Any) -> tuple[int, ...]:
+    """Positions in ``model.trainable_variables`` that got no gradient when its step was traced."""
+    return _NO_GRADIENT.get(model, ())
+
+
+def variable_name(variable: Any) -> str:
+    """A variable's path in its model (``"dense_1/kernel"``), or its name."""
+    return str(getattr(variable, "path", None) or getattr(variable, "name", "variable"))
+
+
+def _is_keras(obj: Any) -> bool:
+    return type(obj).__module__.split(".")[0] == "keras"
+
+
+def unprobed_layers(model: Any, acts: list[ActivationProbe], probe_view: Any) -> list[UnprobedLayer]:
+    """The layers of ``model`` whose activations are not probed and could hold some: leaf layers
+    with an activation that is not among ``acts`` (inside a nested model, or every layer of a
+    model without a functional view ``probe_view``), ``Lambda`` and custom layers, and a
+    subclassed model's own ``call``.
+
+    Example:
+        >>> [u.name for u in unprobed_layers(subclassed, [], None)]   # doctest: +SKIP
+        ['my_net', 'dense', 'dense_1']
+    """
+    probed = {id(a.layer) for a in acts} if probe_view is not None else set()
+    out: list[UnprobedLayer] = []
+    if probe_view is None:
+        out.append(UnprobedLayer(model.name, None, f"a subclassed model ({type(model).__name__}): "
+                                 "activations applied in its call() cannot be probed"))
+    where = "in a subclassed model" if probe_view is None else "inside a nested model"
+
+    def visit(layers: list, nested: bool) -> None:
+        for layer in layers:
+            if isinstance(layer, keras.Model):
+                visit(list(layer.layers), True)
+                continue
+            if id(layer) in probed:
+                continue
+            if isinstance(layer, keras.layers.Lambda):
+                out.append(UnprobedLayer(layer.name, None, "a Lambda layer: the probes cannot "
+                                         "see what its function computes"))
+                continue
+            name = layer_activation(layer)
+            if name is not None:
+                if nested or probe_view is None:
+                    out.append(UnprobedLayer(layer.name, kind_of(name), f"{name} {where}"))
+            elif not _is_keras(layer):
+                out.append(UnprobedLayer(layer.name, None, f"a custom layer "
+                                         f"({type(layer).__name__}): activations applied inside "
+                                         "its call() cannot be probed"))
+
+    visit(list(model.layers), False)
+    return out

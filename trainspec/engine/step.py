@@ -14,6 +14,7 @@ from typing import Any
 
 import tensorflow as tf
 
+from trainspec.engine import probes
 from trainspec.engine.prepared import Prepared
 from trainspec.exceptions import RecipeError
 
@@ -113,6 +114,7 @@ def make_step(p: Prepared) -> Callable[[Any, Any], tuple[Any, Any, list, list]]:
                     recipe=p.label,
                 )
             grads = [observed.applied.get(id(v)) for v in variables]
+        probes.note_no_gradient(model, grads)  # at trace time: which variables the loss misses
         grads = [tf.zeros_like(v) if g is None else g for g, v in zip(grads, variables, strict=False)]
         return loss, y_pred, acts, grads
 
