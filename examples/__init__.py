@@ -37,7 +37,7 @@ DEEP = [vanishing.pair, *exploding.pairs, *dying_relu.pairs, initialisation.pair
         batchnorm.pair, early_stopping.pair]
 #: The course's MLflow notebook: regularisation, transfer learning, momentum, losses,
 #: checkpointing.
-MLFLOW_NOTEBOOK = [*regularisation.pairs, transfer_learning.pair, momentum.pair,
+MLFLOW_NOTEBOOK = [*regularisation.pairs, *transfer_learning.pairs, momentum.pair,
                    wrong_loss.pair, checkpointing.pair]
 PAIRS = FAILS + DEEP + MLFLOW_NOTEBOOK
 

@@ -70,6 +70,7 @@ def test_curriculum_has_every_pair():
     assert len(names) == len(set(names))
     assert {"high_learning_rate", "sigmoid_vanishing", "bad_init", "input_noise",
             "softmax_logits", "regularisation_l2", "regularisation_l1", "regularisation_dropout",
-            "transfer_learning", "momentum", "wrong_loss", "checkpointing"} <= set(names)
+            "transfer_learning", "transfer_learning_fine_tuned", "momentum", "wrong_loss",
+            "checkpointing"} <= set(names)
     # the course's Fail exercise keeps its names, shown beside the pairs' in the report
     assert [p.alias for p in examples.FAILS] == [f"Fail{i}" for i in range(1, 6)]

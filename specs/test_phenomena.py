@@ -109,20 +109,30 @@ def _first_step_reaching(run, metric, level):
     return hits[0] if hits else None
 
 
-@trainspec.applies_to(transfer_learning.pair)
+@trainspec.applies_to(transfer_learning.pairs)
 def test_reaches_target_accuracy_in_few_steps(run):
-    # From scratch on 50 images the validation accuracy stops at 0.72; the frozen pretrained
-    # layers pass 0.75 by step 40.  The same accuracy, 0.75, must be reached within 60 steps.
+    # From scratch on 50 images the validation accuracy stops at 0.71; the frozen pretrained
+    # layers pass 0.75 at the first evaluation (step 9), and so does fine-tuning from them.
+    # The same accuracy, 0.75, must be reached within 60 steps.
     step = _first_step_reaching(run, "val_accuracy", 0.75)
     assert step is not None and step < 60, (
         f"validation accuracy reached 0.75 at step {step} (required: within 60 steps); "
         f"it peaked at {float(np.max(np.asarray(run.val_history['val_accuracy']))):.3g}")
 
 
-@trainspec.applies_to(transfer_learning.pair)
+@trainspec.applies_to(transfer_learning.pairs)
 def test_final_validation_accuracy(run):
-    # Transfer should end higher than what 50 images allow from scratch (0.72): 0.84 measured.
+    # Transfer should end higher than what 50 images allow from scratch (0.71): 0.97 measured
+    # frozen, 0.96 fine-tuned.  0.8 leaves room on both sides.
     assert run.val["val_accuracy"] >= 0.8, run.val
+
+
+@trainspec.applies_to(transfer_learning.base)
+def test_base_learns_the_source_task(run):
+    # The base the transfer pairs reuse must know its own task: ten digits, 0.97 validation
+    # accuracy measured after 256 steps; features from a base at chance would transfer nothing.
+    # (Its run here is the one the transfer recipes loaded their weights from: the same run.)
+    assert run.val["val_accuracy"] >= 0.9, run.val
 
 
 @trainspec.applies_to(momentum.pair)

@@ -38,7 +38,7 @@ def test_the_curriculum_lists_every_pair_in_course_order():
         "vanishing", "exploding", "exploding_clipvalue", "dying_relu", "dying_relu_prelu",
         "dying_relu_elu", "initialisation", "selu", "batchnorm", "early_stopping",
         "regularisation_l2", "regularisation_l1", "regularisation_dropout", "transfer_learning",
-        "momentum", "wrong_loss", "checkpointing",
+        "transfer_learning_fine_tuned", "momentum", "wrong_loss", "checkpointing",
     ]
     assert {p.name: p.alias for p in examples.PAIRS if p.alias} == {
         "high_learning_rate": "Fail1", "sigmoid_vanishing": "Fail2", "bad_init": "Fail3",
@@ -64,7 +64,13 @@ def test_sweeps_cover_the_course_values():
                   "learning_rate=0.0001"]
     assert [label for label, _ in sweeps.OPTIMIZER.points()] == [
         f"optimizer={o}"
-        for o in ("sgd", "adam", "rmsprop", "adagrad", "momentum", "nesterov", "adamw")]
+        for o in ("sgd", "momentum", "nesterov", "adam", "adamw", "rmsprop", "adagrad")]
+    # each optimizer at a fair rate: SGD at its best, momentum at SGD's step (lr x (1 - beta))
+    rates = {c["optimizer"]: c["learning_rate"] for c in sweeps.OPTIMIZER.columns.values()}
+    assert rates["sgd"] == 0.01 and rates["momentum"] == rates["nesterov"] == 0.001
+    assert sweeps.OPTIMIZER.recipes["optimizer=sgd"].learning_rate == 0.01
+    assert sweeps.HIDDEN_SIZES.columns == sweeps.HIDDEN_SIZES_COLUMNS
+    assert "softmax+glorot_uniform" in dict(sweeps.ACTIVATION_INITIALIZER.points())
     columns = list(sweeps.HIDDEN_SIZES_COLUMNS.values())
     assert all(set(c) == {"n_hidden_1", "n_hidden_2", "learning_rate", "optimizer"}
                for c in columns)

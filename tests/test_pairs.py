@@ -54,6 +54,18 @@ def test_sweep_validation():
         trainspec.Sweep("s")
 
 
+def test_sweep_columns_give_every_point_its_settings():
+    columns = {"learning_rate=0.1": {"lr": 0.1}, "learning_rate=0.01": {"lr": 0.01}}
+    sweep = trainspec.Sweep("lr", base=RECIPE, over="learning_rate", values=[0.1, 0.01],
+                            columns=columns)
+    assert sweep.columns["learning_rate=0.01"] == {"lr": 0.01}
+    with pytest.raises(pydantic.ValidationError, match="'learning_rate=0.01' has none"):
+        trainspec.Sweep("lr", base=RECIPE, over="learning_rate", values=[0.1, 0.01],
+                        columns={"learning_rate=0.1": {"lr": 0.1}})
+    with pytest.raises(pydantic.ValidationError, match="no point is labelled 'adam'"):
+        trainspec.Sweep("opt", recipes={"sgd": RECIPE}, columns={"sgd": {}, "adam": {}})
+
+
 def test_targets_expand_pairs_sweeps_and_recipes():
     pair = trainspec.Pair("p", broken=RECIPE.replace(learning_rate=10.0), fixed=RECIPE)
     sweep = trainspec.Sweep("opt", recipes={"sgd": RECIPE, "adam": RECIPE})

@@ -18,6 +18,8 @@ TensorFlow is imported only when a run starts.
 
 from __future__ import annotations
 
+from typing import Any
+
 from trainspec import datasets, mutants
 from trainspec.constants import ActivationKind, Outcome, Variant, Verdict
 from trainspec.doctor import (
@@ -63,6 +65,27 @@ def train(recipe: Recipe) -> Run:
     return _train(recipe)
 
 
+def trained_weights(recipe: Recipe) -> list[Any]:
+    """The model's weights (``model.get_weights()`` order) after training ``recipe``, trained
+    once and kept in the memo and the run cache: a pretrained base that other recipes load.
+
+    Example:
+        >>> import numpy as np, trainspec
+        >>> x = np.random.default_rng(0).normal(size=(256, 4)).astype("float32")
+        >>> y = (x[:, 0] > 0).astype("int32")
+        >>> def build():
+        ...     import keras
+        ...     return keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
+        >>> base = trainspec.Recipe(model=build, data=(x, y), steps=50,
+        ...     loss="sparse_categorical_crossentropy", optimizer="sgd", learning_rate=0.1)
+        >>> [w.shape for w in trainspec.trained_weights(base)]
+        [(4, 2), (2,)]
+    """
+    from trainspec.engine import trained_weights as _trained_weights
+
+    return _trained_weights(recipe)
+
+
 __all__ = [
     "ActivationKind",
     "ActivationTrace",
@@ -94,5 +117,6 @@ __all__ = [
     "mutants",
     "expect",
     "train",
+    "trained_weights",
     "try_fixes",
 ]

@@ -250,10 +250,13 @@ class RunCache:
         self.stats.hits += 1
         return run
 
-    def put(self, fingerprint: str, run: Any) -> None:
-        """Remember a freshly trained run; written when the engine announces its recipe."""
+    def put(self, fingerprint: str, run: Any, recipe: Any = None) -> None:
+        """Remember a freshly trained run; written when the engine announces its recipe, or now
+        when ``recipe`` is given (a run no listener is told of, such as a pretrained base)."""
         if self._acting() and self.mode.writes:
             self._pending[fingerprint] = run
+            if recipe is not None:
+                self._on_run(recipe, run)
 
     def _on_run(self, recipe: Any, run: Any) -> None:
         pending = self._pending.pop(run.fingerprint, None)

@@ -141,6 +141,8 @@ class Sweep(BaseModel):
     """A family of recipes differing in one setting, e.g. the learning rate.
 
     Give ``base`` + ``over`` (a Recipe field) + ``values``, or ``recipes`` keyed by label.
+    ``columns`` (optional) gives each point's settings as the report's table shows them, in
+    place of the label: ``{label: {"n_hidden_1": 128, "optimizer": "sgd"}, ...}``.
 
     Example:
         >>> sweep = trainspec.Sweep("lr", base=recipe, over="learning_rate",
@@ -154,6 +156,7 @@ class Sweep(BaseModel):
     over: str | None = None
     values: tuple[Any, ...] = ()
     recipes: Mapping[str, Any] = Field(default_factory=dict)
+    columns: Mapping[str, Mapping[str, Any]] = Field(default_factory=dict)
 
     def __init__(self, name: str | None = None, /, **data: Any):
         if name is not None:
@@ -202,6 +205,23 @@ class Sweep(BaseModel):
                     raise ValueError(
                         f"{self.over}={value!r} does not make a valid recipe: {first['msg']}"
                     ) from None
+        return self
+
+    @model_validator(mode="after")
+    def _check_columns(self) -> Sweep:
+        if not self.columns:
+            return self
+        labels = [label for label, _ in self.points()]
+        unknown = sorted(set(self.columns) - set(labels))
+        missing = [label for label in labels if label not in self.columns]
+        if unknown or missing:
+            raise ValueError(
+                "columns must give every point of the sweep, by its label: "
+                + (f"no point is labelled {unknown[0]!r}" if unknown else f"{missing[0]!r} has none")
+                + f" (points: {', '.join(labels)})")
+        for label, row in self.columns.items():
+            if not isinstance(row, Mapping) or not all(isinstance(k, str) for k in row):
+                raise ValueError(f"columns[{label!r}] must map column names to values, got {row!r}")
         return self
 
     def points(self) -> list[tuple[str, RecipeSource]]:

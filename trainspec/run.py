@@ -234,6 +234,10 @@ class Run:
     outputs: tuple[str, ...] = ()
     output_classes: Mapping[str, int | None] = field(default_factory=dict)
     from_cache: bool = field(default=False, compare=False)
+    #: The model's weights after the last step (``model.get_weights()`` order): kept for runs
+    #: trained in this process; a run from the disk cache has them only when it was trained
+    #: through :func:`trainspec.trained_weights` (a base other recipes start from).
+    final_weights: tuple[np.ndarray, ...] | None = field(default=None, compare=False, repr=False)
 
     @property
     def finite(self) -> bool:
@@ -363,6 +367,10 @@ class Run:
         if self.outputs:  # only then: a one-output run's arrays stay as they were
             meta["outputs"] = list(self.outputs)
             meta["output_classes"] = dict(self.output_classes)
+        if self.final_weights is not None:
+            meta["final_weights"] = len(self.final_weights)
+            for i, w in enumerate(self.final_weights):
+                arrays[f"final{i}"] = np.asarray(w)
         arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
         return arrays
 
@@ -441,6 +449,9 @@ class Run:
             outputs=tuple(meta.get("outputs", ())),
             output_classes=dict(meta.get("output_classes", {})),
             from_cache=from_cache,
+            final_weights=None
+            if "final_weights" not in meta
+            else tuple(np.asarray(arrays[f"final{i}"]) for i in range(meta["final_weights"])),
         )
 
     def __repr__(self) -> str:

@@ -188,7 +188,9 @@ def mlflow_server(tmp_path):
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 120
+        # the server imports MLflow twice (it starts uvicorn in a child): measured 133 s on 2
+        # cores shared with four TensorFlow jobs, so wait generously for it
+        deadline = time.monotonic() + 360
         while True:
             try:
                 with urllib.request.urlopen(f"{url}/health", timeout=2) as response:

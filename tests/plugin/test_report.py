@@ -149,3 +149,43 @@ def test_a_sweep_shows_its_curve_when_there_is_room():
     change = Series("loss", FALLING).change()
     assert "{}→{}".format(*change.endpoints()) in rows["0.1"]
     assert "█" not in render(book, width=80)
+
+
+def test_a_sweep_with_columns_shows_its_settings_in_place_of_the_label():
+    book = ResultBook()
+    grid = {"128x256-sgd": {"n_hidden_1": 128, "n_hidden_2": 256, "learning_rate": 0.01,
+                            "optimizer": "sgd"},
+            "128x64-rmsprop": {"n_hidden_1": 128, "n_hidden_2": 64, "learning_rate": 0.001,
+                               "optimizer": "rmsprop"}}
+    for label, columns in grid.items():
+        book.add(SpecResult(
+            f"specs/test_sweeps.py::test_finite[hidden-{label}]", "specs/test_sweeps.py::test_finite",
+            "sweep", "hidden", label, "passed", seed=0, columns=columns,
+            summary={"val": {"val_accuracy": 0.93}}))
+    text = render(book, width=120)
+    header = next(line for line in text.splitlines() if "n_hidden_1" in line)
+    assert header.split()[:5] == ["n_hidden_1", "n_hidden_2", "learning_rate", "optimizer", "loss"]
+    rows = [line.split() for line in text.splitlines() if "rmsprop" in line or " sgd " in line]
+    assert [r[:4] for r in rows] == [["128", "256", "0.01", "sgd"], ["128", "64", "0.001", "rmsprop"]]
+    assert "128x256-sgd" not in text
+
+
+def test_a_session_carries_a_sweeps_columns_to_its_table(pytester):
+    from tests.conftest import TINY_SPECS
+    from trainspec.engine import clear_memo
+
+    pytester.makepyfile(test_specs=TINY_SPECS + """
+GRID = trainspec.Sweep("grid", recipes={"a": recipe(steps=8), "b": recipe(steps=8, learning_rate=0.05)},
+                       columns={"a": {"width": 8, "opt": "sgd"}, "b": {"width": 8, "opt": "sgd-slow"}})
+
+@trainspec.applies_to(GRID)
+def test_finite(run):
+    trainspec.expect(run).to_be_finite()
+""")
+    clear_memo()
+    result = pytester.runpytest("-p", "no:cacheprovider", "--trainspec-cache", "off")
+    clear_memo()
+    result.assert_outcomes(passed=2)
+    header = next(line for line in result.outlines if "width" in line)
+    assert header.split()[:2] == ["width", "opt"]
+    assert any(line.split()[:2] == ["8", "sgd-slow"] for line in result.outlines)

@@ -2,7 +2,8 @@
 
 A run passes through these modules, in order:
 
-- ``api``: ``train(recipe)`` and ``fingerprint(recipe)``, the entry points.
+- ``api``: ``train(recipe)``, ``trained_weights(recipe)`` and ``fingerprint(recipe)``, the
+  entry points.
 - ``memo``: runs already trained in this process (then the disk cache, then training).
 - ``prepare``: seed, build the model, resolve loss/optimizer/metrics, check eagerly on two
   samples, find the probed layers (``probes``); ``structure`` matches several inputs and
@@ -30,9 +31,10 @@ import os
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's C++ chatter out of pytest
 
 from trainspec.constants import ActivationKind  # noqa: E402
-from trainspec.engine.api import fingerprint, train  # noqa: E402
+from trainspec.engine.api import fingerprint, train, trained_weights  # noqa: E402
 from trainspec.engine.graphs import clear_graphs  # noqa: E402
 from trainspec.engine.loop import trace_count  # noqa: E402
 from trainspec.engine.memo import clear_memo  # noqa: E402
 
-__all__ = ["train", "fingerprint", "clear_memo", "clear_graphs", "trace_count", "ActivationKind"]
+__all__ = ["train", "trained_weights", "fingerprint", "clear_memo", "clear_graphs", "trace_count",
+           "ActivationKind"]

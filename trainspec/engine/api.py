@@ -1,4 +1,5 @@
-"""The engine's entry points: ``train`` (a recipe to its ``Run``) and ``fingerprint``.
+"""The engine's entry points: ``train`` (a recipe to its ``Run``), ``trained_weights`` (a
+recipe to its model's final weights, for a pretrained base) and ``fingerprint``.
 
 ``train`` passes a recipe through the stages: the memo (``memo.py``) for a recipe object seen
 before, else ``prepare`` (build, resolve, check, fingerprint), then the memo, a store or
@@ -10,11 +11,14 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import numpy as np
+
 from trainspec.engine.codehash import warn_uncached
 from trainspec.engine.execute import execute
 from trainspec.engine.memo import (
     known_fingerprint,
     recorded_or_trained,
+    recorded_with_weights,
     remember_fingerprint,
     remembered,
 )
@@ -52,6 +56,37 @@ def train(recipe: Recipe) -> Run:
     for listener in list(LISTENERS):
         listener(recipe, run)
     return run
+
+
+def trained_weights(recipe: Recipe) -> list[np.ndarray]:
+    """The model's weights after training ``recipe``: a base that other recipes start from.
+
+    The run is trained once and kept like any other (the memo in this process, the disk
+    cache across sessions), with its final weights.  A builder that loads them makes them its
+    model's initial weights, hence part of its recipe's fingerprint: change the base recipe
+    and every recipe built on it trains again.  Listeners are not told of the run (it is a step
+    of building another model); ``train(recipe)`` reports it, from the memo.
+
+    Example:
+        >>> def fine_tuned():                             # doctest: +SKIP
+        ...     model = network()
+        ...     model.set_weights(trained_weights(base))
+        ...     return model
+    """
+    if not isinstance(recipe, Recipe):
+        raise TypeError(f"trained_weights() takes a trainspec.Recipe, got {type(recipe).__name__}")
+    prepared = prepare(recipe)
+    try:
+        if prepared.unreadable:  # code we cannot hash: neither memoised nor cached
+            warn_uncached(recipe.label, prepared.unreadable)
+            run = execute(prepared)
+        else:
+            remember_fingerprint(recipe, prepared.fingerprint)
+            run = recorded_with_weights(prepared)
+    finally:
+        restore(prepared)
+    assert run.final_weights is not None
+    return [np.array(w) for w in run.final_weights]
 
 
 def fingerprint(recipe: Recipe) -> str:

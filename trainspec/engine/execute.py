@@ -9,6 +9,7 @@ first non-finite value or when a callback sets ``model.stop_training``.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -65,7 +66,8 @@ def val_logs(p: Prepared, values: np.ndarray) -> dict[str, float]:
 
 
 def execute(p: Prepared) -> Run:
-    """Train ``p`` (no memo, no store) and assemble its ``Run``.
+    """Train ``p`` (no memo, no store) and assemble its ``Run``, with the model's final weights
+    (kept in memory; the disk cache stores them only for :func:`trainspec.trained_weights`).
 
     Example:
         >>> run = execute(prepare(recipe))              # doctest: +SKIP
@@ -93,8 +95,10 @@ def execute(p: Prepared) -> Run:
         fns = [loop] if evaluate is None else [loop, evaluate]
         if graphs.shareable(fns, p.model, p.optimizer):
             graphs.keep(key, graphs.Graph(p.model, p.optimizer, loop, evaluate))
-    return assemble(p, recorded.parts, recorded.val_points, final_val, recorded.stopped_early_at,
-                    time.perf_counter() - started)
+    run = assemble(p, recorded.parts, recorded.val_points, final_val, recorded.stopped_early_at,
+                   time.perf_counter() - started)
+    # read now: a kept graph's model is reused by the next recipe
+    return dataclasses.replace(run, final_weights=tuple(np.array(w) for w in model.get_weights()))
 
 
 def _start_callbacks(p: Prepared, model: Any, chunk: int) -> list[Any]:

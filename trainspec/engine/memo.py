@@ -8,6 +8,8 @@ cache, registered in ``trainspec.events.STORES``), else trained by ``execute`` a
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import keras
 import numpy as np
 
@@ -37,10 +39,32 @@ def recorded_or_trained(prepared: Prepared) -> Run:
         run = next((r for store in STORES if (r := store.get(fp)) is not None), None)
         if run is None:
             run = execute(prepared)
-            for store in STORES:
-                store.put(fp, run)
+            for store in STORES:  # without the weights: only a base needs them, at a cost
+                store.put(fp, replace(run, final_weights=None))
         _MEMO[fp] = run
     return run
+
+
+def recorded_with_weights(prepared: Prepared) -> Run:
+    """As :func:`recorded_or_trained`, for a run whose final weights are needed: a stored run
+    without them is trained again, and stored with them (replacing the one without)."""
+    fp = prepared.fingerprint
+    run = _MEMO.get(fp)
+    if run is None or run.final_weights is None:
+        run = next((r for store in STORES if (r := store.get(fp)) is not None
+                    and r.final_weights is not None), None)
+        if run is None:
+            run = execute(prepared)
+        _MEMO[fp] = run
+    if not run.from_cache and fp not in _STORED_WITH_WEIGHTS:  # trained here: store its weights
+        for store in STORES:
+            store.put(fp, run, recipe=prepared.recipe)
+        _STORED_WITH_WEIGHTS.add(fp)
+    return run
+
+
+#: Fingerprints whose runs were stored with their weights by this process.
+_STORED_WITH_WEIGHTS: set[str] = set()
 
 
 #: Fingerprints of recipe objects already prepared, by ``id``: (recipe, data digest, fingerprint).
@@ -94,4 +118,5 @@ def clear_memo() -> None:
     """
     _MEMO.clear()
     _BY_RECIPE.clear()
+    _STORED_WITH_WEIGHTS.clear()
 

@@ -115,6 +115,10 @@ def _run_entry(run: Any) -> dict[str, Any]:
     }
 
 
+def _jsonable(value: Any) -> Any:
+    return value if isinstance(value, (str, int, float, bool, type(None))) else str(value)
+
+
 def build_result(item: pytest.Item, excinfo: pytest.ExceptionInfo[BaseException] | None,
                  duration: float | None) -> SpecResult:
     """The spec's result on its run(s) for this item."""
@@ -143,6 +147,9 @@ def build_result(item: pytest.Item, excinfo: pytest.ExceptionInfo[BaseException]
         result.cause = owner.cause or None
         result.fix = owner.fix or None
         result.alias = getattr(owner, "alias", None) or None
+    if owner is not None and target is not None and target.kind == "sweep":
+        row = (getattr(owner, "columns", None) or {}).get(target.variant)
+        result.columns = {k: _jsonable(v) for k, v in row.items()} if row else None
     if runs:
         primary = runs[0]
         result.seed = primary.seed

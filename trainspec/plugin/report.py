@@ -139,6 +139,10 @@ def sweep_tables(results: list[SpecResult], width: int = 100) -> list[Renderable
         prefix = labels[0].split("=", 1)[0] + "=" if "=" in labels[0] else ""
         if not prefix or not all(label.startswith(prefix) for label in labels):
             prefix = ""  # points "over=value" of one setting show just the value
+        # the sweep's own columns (its points' settings) replace the label column
+        setting_keys = list(OrderedDict.fromkeys(k for r in items for k in (r.columns or {})))
+        if setting_keys:
+            prefix = ""
         title = f"Sweep {sweep}" + (f" (over {prefix[:-1]})" if prefix else "")
         points: dict[str, dict[str, SpecResult]] = OrderedDict()
         for r in items:
@@ -151,7 +155,11 @@ def sweep_tables(results: list[SpecResult], width: int = 100) -> list[Renderable
             loss = _change(first, "loss")
             if loss is not None:
                 windows.add(loss.window)
-            row: list[Any] = [point.removeprefix(prefix), _loss_span(first, loss)]
+            if setting_keys:
+                row: list[Any] = [_num((first.columns or {}).get(k)) for k in setting_keys]
+            else:
+                row = [point.removeprefix(prefix)]
+            row.append(_loss_span(first, loss))
             for key in metric_keys:
                 change = _change(first, key)
                 row.append(_num(change.end if change else
@@ -160,16 +168,21 @@ def sweep_tables(results: list[SpecResult], width: int = 100) -> list[Renderable
                 row.append(_num((summary.get("val") or {}).get(key)))
             row.append(_spec_outcomes([by_spec[s] for s in specs if s in by_spec], names))
             rows.append((row, first))
-        columns = [Column(prefix[:-1] if prefix else "point", style="bold", wrap=True),
-                   Column("loss", justify="right")]
+        if setting_keys:
+            columns = [Column(k, short=_abbreviate(k), style="bold", wrap=True)
+                       for k in setting_keys]
+        else:
+            columns = [Column(prefix[:-1] if prefix else "point", style="bold", wrap=True)]
+        columns.append(Column("loss", justify="right"))
         columns += [Column(k, short=_abbreviate(k), justify="right") for k in metric_keys]
         columns += [Column(k, short=_abbreviate(k), justify="right") for k in val_keys]
         columns.append(Column("specs", wrap=True))
         table_rows = [row for row, _ in rows]
         if _fits_with_curve(columns, table_rows, width):
-            columns.insert(2, Column("curve", style="cyan"))
+            at = len(columns) - len(metric_keys) - len(val_keys) - 1  # after the loss
+            columns.insert(at, Column("curve", style="cyan"))
             for row, first in rows:
-                row.insert(2, Text(sparkline(_curve(first.loss_curve), 12), style="cyan"))
+                row.insert(at, Text(sparkline(_curve(first.loss_curve), 12), style="cyan"))
         window = f"{windows.pop()} steps" if len(windows) == 1 else "a tenth of each run's steps"
         metrics = ", ".join(metric_keys)
         caption = (f"loss: median of the first -> of the last {window}"
@@ -196,7 +209,8 @@ def _plain(cell: Any) -> str:
 def _abbreviate(key: str) -> str:
     """``val_accuracy`` -> ``v.acc``: the short header of a metric column."""
     words = {"accuracy": "acc", "loss": "loss", "val": "v.", "sparse": "", "categorical": "cat",
-             "mean": "m", "squared": "sq", "absolute": "abs", "error": "err"}
+             "mean": "m", "squared": "sq", "absolute": "abs", "error": "err", "learning": "l",
+             "rate": "r", "optimizer": "opt", "hidden": "h"}
     parts = key.split("_")
     out = ""
     for part in parts:

@@ -58,6 +58,7 @@ class SpecResult:
     file: str | None = None
     line: int | None = None
     alias: str | None = None  # the pair's name in the course material (e.g. "Fail1")
+    columns: dict[str, Any] | None = None  # a sweep point's settings as its table shows them
 
     @property
     def verdict_role(self) -> Variant | None:
