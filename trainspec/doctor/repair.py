@@ -39,10 +39,14 @@ REPAIRS_FOR: dict[Symptom, tuple[str, ...]] = {
     Symptom.FROZEN_VARIABLES: ("unfreeze",),
     Symptom.PROBABILITIES_AS_LOGITS: ("logits_output",),
     Symptom.LOGITS_AS_PROBABILITIES: ("softmax_output",),
-    Symptom.OUTPUT_MISMATCH: ("sigmoid_bce",),
+    Symptom.OUTPUT_MISMATCH: ("crossentropy", "sigmoid_bce"),
+    Symptom.REGRESSION_LOSS_ON_CLASSES: ("crossentropy",),
+    Symptom.OFF_CENTRE_ACTIVATIONS: ("relu_he",),
     Symptom.UNSCALED_INPUTS: ("standardise_inputs",),
     Symptom.EXCESSIVE_DROPOUT: ("dropout_02",),
     Symptom.LINEAR_MODEL: ("add_relu",),
+    Symptom.OVERFITTING: ("early_stopping",),
+    Symptom.BOTTLENECK: ("widen",),
 }
 
 
@@ -122,10 +126,12 @@ def figures(run: Any) -> dict[str, float | None]:
 
 def _diff(before: Any, after: Any, words: str) -> dict[str, tuple[Any, Any]]:
     out: dict[str, tuple[Any, Any]] = {}
-    for name in ("learning_rate", "optimizer", "loss", "steps", "batch_size"):
+    for name in ("learning_rate", "optimizer", "loss", "steps", "batch_size", "eval_every"):
         a, b = getattr(before, name), getattr(after, name)
         if a != b:
             out[name] = (a, b)
+    if tuple(before.callbacks) != tuple(after.callbacks):
+        out["callbacks"] = ("as given", words)
     if after.model is not before.model:
         out["model"] = ("as given", words)
     if any(not np.array_equal(np.asarray(a), np.asarray(b))
