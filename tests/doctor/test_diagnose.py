@@ -11,6 +11,7 @@ import pytest
 
 import trainspec
 from tests.conftest import small_mlp
+from tests.doctor.zoo import wrong_way
 from trainspec import mutants
 from trainspec.doctor import Symptom, Thresholds, check_recipe, diagnose, project_thresholds
 from trainspec.series import Series
@@ -220,8 +221,10 @@ def test_the_doctor_on_curriculum_pairs(pair, expected, family):
 
     found = next(p for p in examples.PAIRS if p.name == pair)
     broken, fixed = found.recipe("broken"), found.recipe("fixed")
-    found = diagnose(trainspec.train(broken), broken)
+    run = trainspec.train(broken)
+    found = diagnose(run, broken)
     assert expected <= symptoms(found)
     assert found.primary.family == family, str(found)  # the cause, named first
+    assert wrong_way(found, run, broken) == [], str(found)  # no advice against the measurements
     diagnosis = diagnose(trainspec.train(fixed), fixed)
     assert diagnosis.healthy, str(diagnosis)
