@@ -166,10 +166,9 @@ def main(argv: list[str] | None = None) -> int:
     from rich.table import Table
 
     import trainspec
+    from tests.doctor.zoo import wrong_way
     from trainspec.cache import RunCache
     from trainspec.doctor import Symptom
-
-    from tests.doctor.zoo import wrong_way
 
     RunCache(args.cache_dir, mode="on").install()
     old = old_doctor(args.before)
