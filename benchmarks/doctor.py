@@ -2,14 +2,24 @@
 rate, before (the doctor at ``--before``, a git ref) and after (this checkout).
 
 Cases: the curriculum's pairs (``examples.PAIRS``, each broken side with the cause family its
-``cause`` names, below), its sweep points (healthy or not, listed apart), and the pairs of
-``tests/doctor/zoo.py`` (faults from DeepCrime, the ICSE 2020 taxonomy, TFBugs, AUTOTRAINER).
+``cause`` names, below), its sweep points, and the pairs of ``tests/doctor/zoo.py`` (faults
+from DeepCrime, the ICSE 2020 taxonomy, TFBugs, AUTOTRAINER).
 
 - detection: broken recipes with at least one finding;
 - right cause: broken recipes whose primary finding (before: the first finding) is in the
   expected family (``trainspec.Symptom.family``);
 - false alarms: fixed recipes with any finding;
+- wrong way: findings whose advice points against the measurements
+  (``tests.doctor.zoo.wrong_way``), on every recipe diagnosed;
 - repair rate: broken recipes for which ``trainspec.try_fixes`` finds a healthy trial.
+
+Sweep points are judged by one rule (issue 12: zero false alarms on healthy runs).  A point
+*trains well* when its final accuracy (validation if recorded) got at least half of the way
+from chance to the best point of its sweep; such a point must get no finding (any finding is
+a false alarm).  A point that does not *fails*: it may get findings, but only if the primary
+one names the cause the sweep varies (``SWEEP_CAUSE``) and no advice points the wrong way
+(for a learning-rate change: "raise" on a point above the sweep's best rate, "lower" below
+it); a finding naming another cause is a false alarm too, and no finding is a miss.
 
 Runs go through the disk cache (``--cache-dir``), so a second invocation trains only repairs.
 Usage: ``python benchmarks/doctor.py [--before cb4f661] [--no-fixes] [--only zoo|curriculum]``.
@@ -37,7 +47,21 @@ CURRICULUM_FAMILY = {
     "exploding_clipvalue": "exploding_gradient", "dying_relu": "dead_units",
     "dying_relu_prelu": "dead_units", "dying_relu_elu": "dead_units",
     "initialisation": "initialisation", "selu": "initialisation", "batchnorm": "data",
-    "early_stopping": "regularisation",
+    "early_stopping": "regularisation", "regularisation_l2": "regularisation",
+    "regularisation_l1": "regularisation", "regularisation_dropout": "regularisation",
+    "transfer_learning": "regularisation", "momentum": "learning_rate",
+    "wrong_loss": "output_and_loss", "checkpointing": "regularisation",
+}
+
+#: The cause families a failing point of each sweep may be given: what the sweep varies (a
+#: learning rate too high kills ReLUs: the dying_relu pair's cause, and the course's "0.1 at
+#: chance with every unit dead").
+SWEEP_CAUSE = {
+    "learning_rate": {"learning_rate", "dead_units"},
+    "optimizer": {"learning_rate", "dead_units"},
+    "hidden_sizes": {"architecture"},
+    "loss": {"output_and_loss"},
+    "activation_initializer": {"activation", "vanishing_gradient", "dead_units", "initialisation"},
 }
 
 
@@ -50,6 +74,7 @@ def old_doctor(ref: str) -> Any:
     source = source.replace(
         "from trainspec.engine import _build_model, _seed",
         "from trainspec.engine.prepare import build_model as _build_model, seed_everything as _seed")
+    source = source.replace("probes._layer_activation", "probes.layer_activation")
     path = Path(tempfile.mkdtemp()) / "old_diagnose.py"
     path.write_text(source)
     spec = importlib.util.spec_from_file_location("trainspec_old_diagnose", path)
@@ -72,7 +97,7 @@ def cases(only: str | None) -> list[dict[str, Any]]:
         for sweep in sweeps.SWEEPS:
             for label, source in sweep.points():
                 out.append({"name": f"{sweep.name}:{label}", "set": "sweep", "family": None,
-                            "broken": None, "fixed": source})
+                            "sweep": sweep.name, "broken": None, "fixed": source})
     if only in (None, "zoo"):
         from tests.doctor.zoo import ZOO
 
@@ -80,6 +105,52 @@ def cases(only: str | None) -> list[dict[str, Any]]:
             out.append({"name": pair.name, "set": "zoo", "family": pair.family,
                         "broken": pair.broken, "fixed": pair.fixed})
     return out
+
+
+def point_figures(run: Any, recipe: Any) -> dict[str, Any]:
+    """A sweep point's final accuracy (validation if recorded, else the median of the last
+    tenth of training), the chance level (the majority class's share) and its learning rate."""
+    import numpy as np
+
+    score = next((float(v) for k, v in run.val.items() if "acc" in k), None)
+    if score is None:
+        acc = next((np.asarray(v) for k, v in run.metrics.items() if "acc" in k), None)
+        score = float(np.median(acc[-max(1, len(acc) // 10):])) if acc is not None else 0.0
+    y = np.asarray(recipe.data[1])
+    labels = y.argmax(-1) if y.ndim >= 2 and y.shape[-1] > 1 else y.reshape(len(y))
+    _, counts = np.unique(labels, return_counts=True)
+    return {"score": score, "chance": float(counts.max() / counts.sum()),
+            "learning_rate": recipe.learning_rate, "optimizer": str(recipe.optimizer)}
+
+
+def _verdict(row: dict[str, Any], best: dict[str, Any], when: str) -> str:
+    symptoms = row["fixed"][when]
+    family = row["fixed"][f"{when}_family"]
+    fixes = row["fixed"]["fixes" if when == "after" else "before_fixes"]
+    if not row["fails"]:
+        return "false alarm" if symptoms else "right"
+    if not symptoms:
+        return "missed"
+    wrong = when == "after" and bool(row["fixed"]["wrong_way"])
+    lr, best_lr = row["learning_rate"], best["learning_rate"]
+    if lr and best_lr and lr != best_lr and row["optimizer"] == best["optimizer"]:
+        wrong_word = "raise the learning rate" if lr > best_lr else "lower the learning rate"
+        wrong = wrong or any(wrong_word in fix for fix in fixes)
+    if family not in SWEEP_CAUSE.get(row["sweep"], set()) or wrong:
+        return "false alarm"
+    return "right"
+
+
+def judge_sweeps(rows: list[dict[str, Any]]) -> None:
+    """Mark each sweep point ``fails`` or not and give it a verdict (module docstring)."""
+    for name in {r["sweep"] for r in rows}:
+        points = [r for r in rows if r["sweep"] == name]
+        best = max(points, key=lambda r: r["score"])
+        for r in points:
+            r["best"] = best["score"]
+            r["fails"] = r["score"] < r["chance"] + 0.5 * (best["score"] - r["chance"])
+            r["verdict"] = _verdict(r, best, "after")
+            r["verdict_before"] = _verdict(r, best, "before")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -95,6 +166,7 @@ def main(argv: list[str] | None = None) -> int:
     from rich.table import Table
 
     import trainspec
+    from tests.doctor.zoo import wrong_way
     from trainspec.cache import RunCache
     from trainspec.doctor import Symptom
 
@@ -103,7 +175,8 @@ def main(argv: list[str] | None = None) -> int:
     console = Console(highlight=False, width=150)
     rows = []
     for case in cases(args.only):
-        row: dict[str, Any] = {"name": case["name"], "set": case["set"], "family": case["family"]}
+        row: dict[str, Any] = {"name": case["name"], "set": case["set"], "family": case["family"],
+                               "sweep": case.get("sweep")}
         for side in ("broken", "fixed"):
             if case[side] is None:
                 continue
@@ -112,11 +185,17 @@ def main(argv: list[str] | None = None) -> int:
                 run = trainspec.train(recipe)
             except Exception as exc:  # a case that cannot train is reported, not fatal
                 row[side] = {"error": f"{type(exc).__name__}: {exc}"[:300], "after": ["error"],
+                             "wrong_way": [], "fixes": [], "before_fixes": [],
                              "before": ["error"], "after_family": None, "before_family": None}
                 continue
             new = trainspec.diagnose(run, recipe)
             before = old.diagnose(run, recipe)
+            if case["set"] == "sweep":
+                row.update(point_figures(run, recipe))
             row[side] = {
+                "wrong_way": wrong_way(new, run, recipe),
+                "fixes": [fix for f in new.findings for fix in f.fixes],
+                "before_fixes": [fix for f in before.findings for fix in f.fixes],
                 "after": [str(s) for s in new.symptoms],
                 "after_family": new.primary.family if new.primary else None,
                 "before": [str(f.symptom) for f in before.findings],
@@ -133,39 +212,64 @@ def main(argv: list[str] | None = None) -> int:
         rows.append(row)
         console.print(f"{row['name']}: {json.dumps({k: v for k, v in row.items() if k != 'name'})}")
 
+    judge_sweeps([r for r in rows if r["set"] == "sweep"])
     table = Table(title="doctor benchmark (before = " + args.before + ", after = this checkout)")
     for col in ("set", "cases", "detected before", "detected after", "right cause before",
-                "right cause after", "false alarms before", "false alarms after", "repaired"):
+                "right cause after", "false alarms before", "false alarms after",
+                "wrong way after", "repaired"):
         table.add_column(col)
     summary = {}
+
+    def rate(items, test):
+        hits = sum(1 for r in items if test(r))
+        return f"{hits}/{len(items)}" if items else "-"
+
     for name in ("curriculum", "zoo", "sweep"):
         group = [r for r in rows if r["set"] == name]
         if not group:
             continue
-        broken = [r for r in group if "broken" in r]
-        fixed = [r for r in group if "fixed" in r]
-
-        def rate(items, test):
-            hits = sum(1 for r in items if test(r))
-            return f"{hits}/{len(items)}" if items else "-"
-
-        stats = {
-            "detected before": rate(broken, lambda r: r["broken"]["before"]),
-            "detected after": rate(broken, lambda r: r["broken"]["after"]),
-            "right cause before": rate(broken, lambda r: r["broken"]["before_family"] == r["family"]),
-            "right cause after": rate(broken, lambda r: r["broken"]["after_family"] == r["family"]),
-            "false alarms before": rate(fixed, lambda r: r["fixed"]["before"]),
-            "false alarms after": rate(fixed, lambda r: r["fixed"]["after"]),
-            "repaired": "-" if args.no_fixes else rate(broken, lambda r: r.get("repair", {}).get(
-                "healthy")),
-        }
+        if name == "sweep":
+            failing = [r for r in group if r["fails"]]
+            stats = {
+                "detected before": rate(failing, lambda r: r["fixed"]["before"]),
+                "detected after": rate(failing, lambda r: r["fixed"]["after"]),
+                "right cause before": rate(failing, lambda r: r["verdict_before"] == "right"),
+                "right cause after": rate(failing, lambda r: r["verdict"] == "right"),
+                "false alarms before": rate(group, lambda r: r["verdict_before"] == "false alarm"),
+                "false alarms after": rate(group, lambda r: r["verdict"] == "false alarm"),
+                "wrong way after": rate(group, lambda r: r["fixed"]["wrong_way"]),
+                "repaired": "-",
+            }
+        else:
+            broken = [r for r in group if "broken" in r]
+            fixed = [r for r in group if "fixed" in r]
+            stats = {
+                "detected before": rate(broken, lambda r: r["broken"]["before"]),
+                "detected after": rate(broken, lambda r: r["broken"]["after"]),
+                "right cause before": rate(broken, lambda r: r["family"] is not None and r[
+                    "broken"]["before_family"] == r["family"]),
+                "right cause after": rate(broken, lambda r: r["family"] is not None and r[
+                    "broken"]["after_family"] == r["family"]),
+                "false alarms before": rate(fixed, lambda r: r["fixed"]["before"]),
+                "false alarms after": rate(fixed, lambda r: r["fixed"]["after"]),
+                "wrong way after": rate(group, lambda r: any(
+                    r.get(side, {}).get("wrong_way") for side in ("broken", "fixed"))),
+                "repaired": "-" if args.no_fixes else rate(broken, lambda r: r.get(
+                    "repair", {}).get("healthy")),
+            }
         summary[name] = stats
         table.add_row(name, str(len(group)), *stats.values())
     console.print(table)
-    flagged = [r["name"] + " " + ",".join(r["fixed"]["after"]) for r in rows
-               if r["set"] == "sweep" and r["fixed"]["after"]]
-    if flagged:
-        console.print("sweep points with findings (after): " + "; ".join(flagged))
+    for r in rows:
+        if r["set"] == "sweep":
+            console.print(f"sweep {r['name']}: {'fails' if r['fails'] else 'trains well'} "
+                          f"(accuracy {r['score']:.3g}, chance {r['chance']:.3g}, sweep best "
+                          f"{r['best']:.3g}); findings {','.join(r['fixed']['after']) or 'none'}"
+                          f" -> {r['verdict']}")
+    for r in rows:
+        for side in ("broken", "fixed"):
+            if r.get(side, {}).get("wrong_way"):
+                console.print(f"wrong way: {r['name']} {side}: {r[side]['wrong_way']}")
     if args.json:
         Path(args.json).write_text(json.dumps({"summary": summary, "rows": rows}, indent=1,
                                               default=str))

@@ -631,6 +631,65 @@ def _unfreeze(recipe: Recipe) -> Recipe:
     return _rebuild(recipe, edit)
 
 
+def _crossentropy(recipe: Recipe) -> Recipe:
+    """The cross-entropy that fits the labels (integer ids, one-hot or multi-label rows), with
+    a softmax output (a sigmoid for multi-label)."""
+    from trainspec.doctor.model_checks import _label_info
+
+    if recipe.train_step is not None:
+        raise NotApplicable("a custom train_step computes its own loss")
+    kind, classes = _label_info(np.asarray(recipe.data[1]))
+    if kind == "multi_label":
+        return _multi_label_output(recipe)
+    if kind not in ("sparse", "one_hot") or classes < 2:
+        raise NotApplicable("the labels are not class labels")
+    loss = "sparse_categorical_crossentropy" if kind == "sparse" else "categorical_crossentropy"
+    if isinstance(recipe.loss, str) and recipe.loss == loss:
+        raise NotApplicable(f"the loss is already {loss}")
+    try:
+        recipe = _head_activation("softmax")(recipe)
+    except NotApplicable:
+        pass  # the output is already a softmax
+    return recipe.replace(loss=loss)
+
+
+def _early_stopping(recipe: Recipe) -> Recipe:
+    """Early stopping on the validation loss, restoring the best weights (Prechelt 1998)."""
+    import keras
+
+    if not recipe.has_validation:
+        raise NotApplicable("no validation data to stop on")
+    if any(type(cb).__name__ == "EarlyStopping" for cb in recipe.callbacks):
+        raise NotApplicable("the recipe already stops early")
+    stop = keras.callbacks.EarlyStopping(monitor="val_loss", patience=3,
+                                         restore_best_weights=True)
+    return recipe.replace(callbacks=[*recipe.callbacks, stop],
+                          eval_every=recipe.eval_every or max(1, recipe.steps // 15))
+
+
+def _widen(recipe: Recipe) -> Recipe:
+    """Hidden Dense layers narrower than the output widened to the widest hidden layer (at
+    least the output's units): the inverse of a bottleneck."""
+
+    def edit(config: dict[str, Any], model: Any) -> set[str]:
+        dense = [e for e in _layers(config) if e["class_name"] == "Dense"]
+        if len(dense) < 2:
+            raise NotApplicable("no hidden Dense layer")
+        out = int(dense[-1]["config"]["units"])
+        width = max([out, *(int(e["config"]["units"]) for e in dense[:-1])])
+        narrow = [e for e in dense[:-1] if int(e["config"]["units"]) < out]
+        if not narrow:
+            raise NotApplicable("no hidden layer is narrower than the output")
+        for entry in narrow:
+            entry["config"]["units"] = width
+        first = _layers(config).index(narrow[0])
+        for entry in _layers(config)[first + 1:]:
+            entry.pop("build_config", None)  # the next layers' input widths changed
+        return set()  # the widened layers and the next ones change shape: fresh weights
+
+    return _rebuild(recipe, edit)
+
+
 #: The repairs: each undoes a family of the faults above (DeepCrime's families).
 REPAIRS: tuple[Operator, ...] = (
     Operator("lr_default", "hyperparameters", "the optimizer's default learning rate",
@@ -652,10 +711,16 @@ REPAIRS: tuple[Operator, ...] = (
              _head_activation("softmax")),
     Operator("sigmoid_bce", "loss", "a sigmoid output with binary cross-entropy (multi-label)",
              _multi_label_output),
+    Operator("crossentropy", "loss", "a cross-entropy loss matching the labels, on a softmax "
+             "output", _crossentropy),
     Operator("standardise_inputs", "training data", "inputs standardised with the training mean and "
              "std (validation inputs with the same)", _standardise),
     Operator("dropout_02", "regularisation", "dropout rates above 0.5 set to 0.2", _moderate_dropout),
     Operator("unfreeze", "weights", "every layer trainable", _unfreeze),
+    Operator("early_stopping", "regularisation", "early stopping on the validation loss "
+             "(patience 3 evaluations) restoring the best weights", _early_stopping),
+    Operator("widen", "architecture", "hidden layers narrower than the output widened",
+             _widen),
 )
 _BY_NAME.update({op.name: op for op in REPAIRS})
 

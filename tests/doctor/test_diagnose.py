@@ -11,6 +11,7 @@ import pytest
 
 import trainspec
 from tests.conftest import small_mlp
+from tests.doctor.zoo import wrong_way
 from trainspec import mutants
 from trainspec.doctor import Symptom, Thresholds, check_recipe, diagnose, project_thresholds
 from trainspec.series import Series
@@ -124,8 +125,8 @@ def test_curve_detectors_on_planted_curves(trained):
 
 
 def test_initial_loss_far_above_log_c(trained):
-    values = np.concatenate([[40.0], np.linspace(1.0, 0.1, 79)])
-    assert "bad_initial_loss" in symptoms(diagnose(with_loss(trained, values, acc=0.95)))
+    values = np.concatenate([[40.0], np.linspace(3.0, 1.3, 79)])  # not recovered: above log C
+    assert "bad_initial_loss" in symptoms(diagnose(with_loss(trained, values, acc=0.5)))
 
 
 def test_probabilities_as_logits_floor(trained):
@@ -220,8 +221,10 @@ def test_the_doctor_on_curriculum_pairs(pair, expected, family):
 
     found = next(p for p in examples.PAIRS if p.name == pair)
     broken, fixed = found.recipe("broken"), found.recipe("fixed")
-    found = diagnose(trainspec.train(broken), broken)
+    run = trainspec.train(broken)
+    found = diagnose(run, broken)
     assert expected <= symptoms(found)
     assert found.primary.family == family, str(found)  # the cause, named first
+    assert wrong_way(found, run, broken) == [], str(found)  # no advice against the measurements
     diagnosis = diagnose(trainspec.train(fixed), fixed)
     assert diagnosis.healthy, str(diagnosis)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 import trainspec
 from tests.doctor.conftest import layer, make_run
@@ -39,3 +40,12 @@ def test_repairs_follow_the_direction_of_the_update_ratio():
                          None, Thresholds()))[0]
     ratio = next(f for f in big if str(f.symptom) == "update_ratio_out_of_range")
     assert repairs_for(ratio) == ("lr_div_10",)
+
+
+@pytest.mark.parametrize(("pair", "repair"), [("bottleneck", "widen"),
+                                              ("mse_on_class_ids", "crossentropy")])
+def test_the_repair_of_the_primary_cause_makes_the_run_healthy(pair, repair):
+    # a 1-unit layer before 4 classes is widened; MSE on class ids becomes a cross-entropy
+    trials = trainspec.try_fixes(ZOO_BY_NAME[pair].broken())
+    assert trials[0].fix.name == repair and trials[0].healthy, [t.to_json() for t in trials]
+    assert trials[0].after["loss_end"] < trials[0].after["loss_start"]

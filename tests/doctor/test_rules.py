@@ -40,6 +40,14 @@ def _shrinking() -> Run:
     return make_run(np.full(N, 1.1), acc=0.6, activations=acts)
 
 
+def _off_centre() -> Run:
+    # logistic sigmoids at Glorot init: mean 0.5, spread 0.1, on a run that learns slowly
+    acts = [activation("d0", 0, kind="sigmoid", dead=0.0), activation("d1", 1, kind="sigmoid",
+                                                                       dead=0.0)]
+    acts = [a.__class__(**{**a.__dict__, "std": series("std", np.full(N, 0.1))}) for a in acts]
+    return make_run(np.full(N, 1.1), acc=0.4, activations=acts)
+
+
 SGD_AT_1 = SimpleNamespace(optimizer="sgd", learning_rate=1.0)
 
 #: rule name -> a run that shows it (the healthy run, ``make_run()``, shows none of them).
@@ -49,7 +57,7 @@ SHOWING: dict[str, Callable[[], Run]] = {
     "diverging_loss": lambda: make_run(np.linspace(1.1, 4.0, N), acc=0.5),
     "exploding_growth": lambda: make_run(layers=[layer("dense", 0, np.geomspace(0.5, 100, N)),
                                                  layer("out", 1)]),
-    "bad_initial_loss": lambda: make_run(np.concatenate([[40.0], np.linspace(1.0, 0.1, N - 1)])),
+    "bad_initial_loss": lambda: make_run(np.concatenate([[40.0], np.linspace(3.0, 1.3, N - 1)])),
     "oscillating_loss": lambda: make_run(1.0 + 0.5 * np.sign(np.sin(np.arange(N))), acc=0.6),
     "loss_not_decreasing": lambda: make_run(np.full(N, 1.1), acc=0.6),
     "slow_convergence": lambda: make_run(np.linspace(1.1, 0.9, N), acc=0.6),
@@ -66,6 +74,7 @@ SHOWING: dict[str, Callable[[], Run]] = {
     "update_ratio": lambda: make_run(layers=[layer("dense", 0, update=1e-7), layer("out", 1)]),
     "learning_rate_too_high": lambda: (make_run(np.full(N, 1.1), acc=0.6), SGD_AT_1),
     "shrinking_activations": _shrinking,
+    "off_centre_activations": _off_centre,
     "negative_crossentropy": lambda: make_run(np.linspace(0.5, -2.0, N)),
     "no_learnable_signal": lambda: make_run(acc=0.34),
 }
@@ -187,7 +196,56 @@ def test_diagnosis_primary_and_json():
 
 
 def test_a_falling_loss_shows_a_negative_change():
-    run = make_run(np.linspace(1.1, 1.05, N), acc=0.6)
+    run = make_run(np.concatenate([np.linspace(1.1, 1.05, N // 2), np.full(N - N // 2, 1.05)]),
+                   acc=0.6)
     finding = next(f for f in trainspec.diagnose(run).findings
                    if f.symptom is Symptom.LOSS_NOT_DECREASING)
     assert "decrease" in finding.explanation and "increase" not in finding.explanation
+
+
+def test_loss_rules_defer_to_an_accuracy_that_shows_learning():
+    # a categorical hinge loss falls 5% while the accuracy goes from chance to 0.66 (the
+    # curriculum's loss sweep): a run that trains well, so no finding
+    hinge = np.linspace(1.02, 0.97, N) + 0.005 * np.sin(np.arange(N))
+    assert trainspec.diagnose(make_run(hinge, acc=np.linspace(0.3, 0.8, N))).healthy
+    # the same loss with the accuracy still near chance is a finding
+    assert not trainspec.diagnose(make_run(hinge, acc=0.45)).healthy
+
+
+def test_a_loss_still_falling_steadily_is_slow_not_stalled():
+    # a too-small learning rate: the loss falls 9% in the run, as much in the second half as in
+    # the first (the curriculum's learning-rate sweep at 0.0001)
+    d = trainspec.diagnose(make_run(np.linspace(1.1, 1.0, N), acc=0.45))
+    assert d.primary.symptom is Symptom.SLOW_CONVERGENCE and d.primary.family == "learning_rate"
+    assert Symptom.LOSS_NOT_DECREASING not in d
+    assert any("raise the learning rate" in fix for fix in d.primary.fixes)
+
+
+def test_units_killed_during_training_forbid_raising_the_rate():
+    # alive at the first step, dead at the end, updates 0: the steps were too large
+    dying = activation("dense", 0)
+    dying = dying.__class__(**{**dying.__dict__, "dead": series("dead", np.r_[0.02, np.full(N - 1, 1.0)])})
+    run = make_run(np.full(N, 1.1), acc=0.34, activations=[dying],
+                   layers=[layer("dense", 0, update=0.0), layer("out", 1)])
+    d = trainspec.diagnose(run)
+    assert d.primary.symptom is Symptom.DEAD_UNITS and d.primary.family == "dead_units"
+    assert not any("raise the learning rate" in fix for f in d.findings for fix in f.fixes), str(d)
+    assert any("lower the learning rate" in fix for fix in d.primary.fixes)
+
+
+def test_a_high_initial_loss_the_run_recovers_from_is_not_reported():
+    # a pretrained body under a fresh head starts 10x above log C and ends far below it
+    recovered = np.concatenate([[12.0], np.linspace(1.0, 0.05, N - 1)])
+    assert trainspec.diagnose(make_run(recovered)).healthy
+    stuck = np.concatenate([[12.0], np.full(N - 1, 1.3)])
+    assert Symptom.BAD_INITIAL_LOSS in trainspec.diagnose(make_run(stuck, acc=0.4))
+
+
+def test_off_centre_activations_need_harm():
+    # the same sigmoid statistics on a run that trains well: nothing to report
+    run = _off_centre()
+    healthy = run.__class__(**{**run.__dict__, "loss": series("loss", healthy_loss()),
+                               "metrics": {"accuracy": series("accuracy", np.full(N, 0.95))}})
+    assert trainspec.diagnose(healthy).healthy
+    d = trainspec.diagnose(run)
+    assert d.primary.symptom is Symptom.OFF_CENTRE_ACTIVATIONS and d.primary.family == "activation"

@@ -3,10 +3,11 @@ one.  ``check_recipe`` builds the model but trains nothing."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from tests.doctor import zoo
-from trainspec.doctor import check_recipe
+from trainspec.doctor import RISKS, check_recipe
 from trainspec.doctor.static import STATIC_CHECKS
 
 
@@ -31,7 +32,8 @@ def test_static_check_on_a_showing_and_a_healthy_recipe(name):
 
 def test_every_static_check_has_a_case():
     assert {c.name for c in STATIC_CHECKS} - {"output_vs_loss", "linear_model",
-                                              "excessive_dropout", "unscaled_inputs"} == set(SHOWING)
+                                              "excessive_dropout", "unscaled_inputs",
+                                              "loss_on_classes"} == set(SHOWING)
 
 
 def test_fewer_output_units_than_classes():
@@ -44,3 +46,14 @@ def test_fewer_output_units_than_classes():
                                   "bottleneck", "init_zeros"])
 def test_the_fixed_side_of_each_pair_passes_every_static_check(name):
     assert found(zoo.ZOO_BY_NAME[name].fixed()) == set()
+
+
+def test_a_regression_loss_on_class_labels():
+    # class ids 0-3 against a softmax's [0, 1]: an error; one-hot rows under MSE: a risk
+    ids = zoo.ZOO_BY_NAME["mse_on_class_ids"].broken()
+    finding = next(f for f in check_recipe(ids) if str(f.symptom) == "output_mismatch")
+    assert finding.evidence["target_max"] == 3.0 and "sparse_categorical" in finding.fixes[0]
+    x, y = zoo.BLOBS
+    one_hot = zoo.BASE.replace(data=(x, np.eye(4, dtype="float32")[y]), loss="mse")
+    assert found(one_hot) == {"regression_loss_on_classes"}
+    assert "regression_loss_on_classes" in RISKS  # beside a run, only with harm

@@ -106,6 +106,7 @@ class ZooPair:
 
 
 _MULTI = (BLOBS[0], _multi_hot(BLOBS[1]))
+_COLUMN = (BLOBS[0], BLOBS[1].reshape(-1, 1))  # class ids in a column, as a table gives them
 XOR = BASE.replace(model=mlp("xor", inputs=2, out=2), data=datasets.xor(n=512, seed=0), steps=150,
                    learning_rate=0.2, name="zoo-xor")
 _WIDE_OUT = dict(loss="sparse_categorical_crossentropy")
@@ -171,10 +172,43 @@ ZOO: list[ZooPair] = [
             lambda: BASE.replace(model=mlp("linear", depth=0, inputs=2, out=2),
                                  data=datasets.spirals(n=512, seed=0), name="zoo-linear"),
             fixed_may_show=("loss_not_decreasing",)),
+    ZooPair("mse_on_class_ids", "output_and_loss", "Taxonomy 'wrong loss function' (mean "
+            "squared error between a softmax and integer class ids, as in the course's MLflow "
+            "notebook on loss functions)",
+            lambda: BASE.replace(data=_COLUMN, loss="mse", name="zoo-mse_ids"),
+            lambda: BASE.replace(data=_COLUMN, name="zoo-ce_ids")),
     ZooPair("heavy_dropout", "regularisation", "DeepCrime 'change dropout rate' (0.95)",
             lambda: mutant("dropout_095"), lambda: BASE),
 ]
 
 ZOO_BY_NAME = {pair.name: pair for pair in ZOO}
 
-__all__ = ["BASE", "ZOO", "ZOO_BY_NAME", "ZooPair", "mlp"]
+__all__ = ["BASE", "ZOO", "ZOO_BY_NAME", "ZooPair", "mlp", "wrong_way"]
+
+
+def wrong_way(diagnosis: trainspec.Diagnosis, run: trainspec.Run, recipe: trainspec.Recipe) -> list[str]:
+    """The fixes in ``diagnosis`` that point against what was measured in ``run`` (issue 12):
+    "raise the learning rate" when a layer's updates are above the range, the loss oscillates or
+    diverges, ReLU units died during training or the rate is above its usual range; "lower the
+    learning rate" when every layer's updates are below the range and nothing diverged."""
+    from trainspec.doctor.evidence import Context, rate_above_usual, units_died
+
+    ctx = Context.of(run, recipe, diagnosis.thresholds)
+    t = diagnosis.thresholds
+    ratios = [float(np.median(np.asarray(lt.update_ratio, dtype=np.float64)[1:]))
+              for lt in ctx.layers if len(lt.update_ratio) > 1]
+    big = any(r > t.update_ratio_high for r in ratios)
+    small = bool(ratios) and all(r < t.update_ratio_low for r in ratios)
+    unstable = {"oscillating_loss", "diverging_loss", "non_finite", "exploding_gradient"} & {
+        str(s) for s in diagnosis.symptoms}
+    no_raise = big or bool(unstable) or units_died(ctx) or rate_above_usual(
+        recipe, t.lr_usual_factor) is not None
+    no_lower = small and not unstable and not big
+    bad = []
+    for f in diagnosis.findings:
+        for fix in f.fixes:
+            if no_raise and "raise the learning rate" in fix:
+                bad.append(f"{f.symptom}: {fix}")
+            if no_lower and "lower the learning rate" in fix:
+                bad.append(f"{f.symptom}: {fix}")
+    return bad

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from trainspec.constants import DEFAULT_LEARNING_RATE
+from trainspec.constants import DEFAULT_LEARNING_RATE, ActivationKind
 from trainspec.doctor.symptoms import Finding, Symptom
 from trainspec.doctor.thresholds import Thresholds
 from trainspec.run import Run
@@ -182,14 +182,48 @@ def rate_above_usual(recipe: Any, factor: float = 10.0) -> float | None:
     return rate / top if rate > top else None
 
 
+def accuracy_learned(ctx: Context) -> bool:
+    """Whether the recorded accuracy shows the model learned: its median over the last window
+    got at least half of the way from chance to 1, i.e. the model gets right more than half of
+    what guessing gets wrong.
+
+    The loss's own scale says little across losses: a hinge or a squared error on probabilities
+    falls a few percent while the accuracy goes from chance to 0.65 (the loss sweep of the
+    curriculum, ``examples/sweeps.py``), so the loss-shape rules defer to an accuracy that shows
+    learning.
+    """
+    acc = accuracy_of(ctx.run)
+    chance = chance_accuracy(ctx.run, ctx.recipe)
+    if acc is None or chance is None or ctx.curve is None or len(acc[1]) < ctx.curve.window:
+        return False
+    final = float(np.median(acc[1][-ctx.curve.window:]))
+    return final >= chance + 0.5 * (1.0 - chance)
+
+
+def units_died(ctx: Context) -> bool:
+    """Whether ReLU units alive at the first step are dead (on the whole batch) at the end: at
+    least ``dead_fraction`` of a layer, up from below it (AUTOTRAINER's "dying ReLU", whose
+    usual cause during training is a step too large)."""
+    t = ctx.thresholds
+    for a in ctx.run.activations.of_kind(ActivationKind.RELU):
+        dead = np.asarray(a.dead, dtype=np.float64)
+        if len(dead) and dead[0] < t.dead_fraction <= tail_median(dead):
+            return True
+    return False
+
+
 def may_raise_rate(ctx: Context) -> bool:
     """Whether "raise the learning rate" agrees with the measurements: no layer's updates are
     large, the loss does not oscillate or diverge, the rate is not above its usual range
-    (``lr_usual_factor`` x the optimizer's default)."""
+    (``lr_usual_factor`` x the optimizer's default), and no ReLU units died during training
+    (their zero updates come from steps that were too large: the curriculum's learning-rate
+    sweep at 0.1 ends with every unit dead and updates of 0)."""
     from trainspec.doctor.symptoms import Symptom as S
 
     if any(ctx.has(s) for s in (S.OSCILLATING_LOSS, S.DIVERGING_LOSS, S.LEARNING_RATE_TOO_HIGH,
                                 S.NON_FINITE, S.EXPLODING_GRADIENT)):
+        return False
+    if units_died(ctx):
         return False
     if rate_above_usual(ctx.recipe, factor=ctx.thresholds.lr_usual_factor) is not None:
         return False

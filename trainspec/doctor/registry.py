@@ -32,11 +32,13 @@ from trainspec.run import Run
 #: mechanisms from the most fundamental, then the outcomes they lead to.
 ORDER = (
     Symptom.PROBABILITIES_AS_LOGITS, Symptom.LOGITS_AS_PROBABILITIES, Symptom.OUTPUT_MISMATCH,
+    Symptom.REGRESSION_LOSS_ON_CLASSES,
     Symptom.SYMMETRIC_INITIALISATION, Symptom.PREPROCESSING_MISMATCH, Symptom.UNSCALED_INPUTS,
     Symptom.LINEAR_MODEL, Symptom.EXCESSIVE_DROPOUT, Symptom.FROZEN_VARIABLES,
     Symptom.LEARNING_RATE_TOO_HIGH, Symptom.BOTTLENECK, Symptom.NON_FINITE,
     Symptom.EXPLODING_GRADIENT, Symptom.DIVERGING_LOSS, Symptom.BAD_INITIAL_LOSS,
-    Symptom.VANISHING_GRADIENT, Symptom.SHRINKING_ACTIVATIONS, Symptom.UNCHANGED_WEIGHTS,
+    Symptom.VANISHING_GRADIENT, Symptom.SHRINKING_ACTIVATIONS, Symptom.OFF_CENTRE_ACTIVATIONS,
+    Symptom.UNCHANGED_WEIGHTS,
     Symptom.DEAD_UNITS, Symptom.NO_LEARNABLE_SIGNAL,
     Symptom.SATURATED_UNITS, Symptom.UPDATE_RATIO_OUT_OF_RANGE, Symptom.OSCILLATING_LOSS,
     Symptom.LOSS_NOT_DECREASING, Symptom.SLOW_CONVERGENCE, Symptom.ACCURACY_AT_CHANCE,
@@ -54,7 +56,7 @@ TIER: dict[Symptom, int] = {
     **dict.fromkeys((Symptom.NON_FINITE, Symptom.EXPLODING_GRADIENT, Symptom.VANISHING_GRADIENT,
                      Symptom.SHRINKING_ACTIVATIONS, Symptom.BAD_INITIAL_LOSS, Symptom.DEAD_UNITS,
                      Symptom.UNCHANGED_WEIGHTS, Symptom.SATURATED_UNITS,
-                     Symptom.NO_LEARNABLE_SIGNAL), 2),
+                     Symptom.NO_LEARNABLE_SIGNAL, Symptom.OFF_CENTRE_ACTIVATIONS), 2),
     **dict.fromkeys((Symptom.UPDATE_RATIO_OUT_OF_RANGE, Symptom.DIVERGING_LOSS,
                      Symptom.OSCILLATING_LOSS, Symptom.SLOW_CONVERGENCE, Symptom.OVERFITTING), 1),
     Symptom.LOSS_NOT_DECREASING: 0, Symptom.ACCURACY_AT_CHANCE: 0,

@@ -39,10 +39,14 @@ REPAIRS_FOR: dict[Symptom, tuple[str, ...]] = {
     Symptom.FROZEN_VARIABLES: ("unfreeze",),
     Symptom.PROBABILITIES_AS_LOGITS: ("logits_output",),
     Symptom.LOGITS_AS_PROBABILITIES: ("softmax_output",),
-    Symptom.OUTPUT_MISMATCH: ("sigmoid_bce",),
+    Symptom.OUTPUT_MISMATCH: ("crossentropy", "sigmoid_bce"),
+    Symptom.REGRESSION_LOSS_ON_CLASSES: ("crossentropy",),
+    Symptom.OFF_CENTRE_ACTIVATIONS: ("relu_he",),
     Symptom.UNSCALED_INPUTS: ("standardise_inputs",),
     Symptom.EXCESSIVE_DROPOUT: ("dropout_02",),
     Symptom.LINEAR_MODEL: ("add_relu",),
+    Symptom.OVERFITTING: ("early_stopping",),
+    Symptom.BOTTLENECK: ("widen",),
 }
 
 
@@ -122,10 +126,12 @@ def figures(run: Any) -> dict[str, float | None]:
 
 def _diff(before: Any, after: Any, words: str) -> dict[str, tuple[Any, Any]]:
     out: dict[str, tuple[Any, Any]] = {}
-    for name in ("learning_rate", "optimizer", "loss", "steps", "batch_size"):
+    for name in ("learning_rate", "optimizer", "loss", "steps", "batch_size", "eval_every"):
         a, b = getattr(before, name), getattr(after, name)
         if a != b:
             out[name] = (a, b)
+    if tuple(before.callbacks) != tuple(after.callbacks):
+        out["callbacks"] = ("as given", words)
     if after.model is not before.model:
         out["model"] = ("as given", words)
     if any(not np.array_equal(np.asarray(a), np.asarray(b))
@@ -144,10 +150,34 @@ def candidate_repairs(diagnosis: Diagnosis) -> list[str]:
     return names
 
 
+#: Repairs that set the learning rate: alternatives to each other, never composed.
+RATE_REPAIRS = frozenset({"lr_default", "lr_div_10", "lr_x10"})
+
+
+def _trial(recipe: Any, base: Any, names: list[str], words: list[str], before: dict[str, Any],
+           overrides: dict[str, Any]) -> Trial:
+    """Train ``recipe`` (``base`` repaired by ``names``) and judge it."""
+    import trainspec
+
+    fix = Fix("+".join(names), "; then ".join(words), _diff(base, recipe, "; then ".join(words)))
+    try:
+        run = trainspec.train(recipe)
+    except Exception as exc:  # a repair that cannot train is reported, not raised
+        return Trial(fix, recipe, error=f"{type(exc).__name__}: {exc}", before=before)
+    return Trial(fix, recipe, run, diagnose(run, recipe, **overrides), before=before,
+                 after=figures(run))
+
+
 def try_fixes(recipe: Any, diagnosis: Diagnosis | None = None, *, max_trials: int = 3,
-              **overrides: Any) -> list[Trial]:
+              rounds: int = 2, **overrides: Any) -> list[Trial]:
     """Apply the repairs the diagnosis suggests to copies of ``recipe``, retrain each, and
-    return the trials (the primary cause's repairs first; at most ``max_trials`` trained).
+    return the trials (the primary cause's repairs first; at most ``max_trials`` trained a
+    round).
+
+    A recipe often has two faults (a learning rate far too high on a badly initialised deep
+    net): when no trial of a round is healthy, the next round starts from the trial whose loss
+    fell most and applies the repairs *its* findings suggest on top (never a second
+    learning-rate repair: those are alternatives), up to ``rounds`` rounds.
 
     Example:
         >>> trials = trainspec.try_fixes(recipe)              # doctest: +SKIP
@@ -161,22 +191,30 @@ def try_fixes(recipe: Any, diagnosis: Diagnosis | None = None, *, max_trials: in
         diagnosis = diagnose(trainspec.train(recipe), recipe, **overrides)
     before = figures(trainspec.train(recipe))
     trials: list[Trial] = []
-    for name in candidate_repairs(diagnosis):
-        if sum(t.run is not None for t in trials) >= max_trials:
+    start, names, words = recipe, [], []
+    for _ in range(max(1, rounds)):
+        trained = 0
+        for name in candidate_repairs(diagnosis):
+            if trained >= max_trials:
+                break
+            if name in names or (name in RATE_REPAIRS and RATE_REPAIRS & set(names)):
+                continue
+            operator = mutants.get(name)
+            mutant = mutants.apply(operator, start)
+            if mutant.recipe is None:
+                continue  # the repair does not apply to this recipe (nothing to change)
+            repaired = mutant.recipe.replace(name=f"{recipe.label}+{'+'.join([*names, name])}")
+            trials.append(_trial(repaired, recipe, [*names, name], [*words, operator.models],
+                                 before, overrides))
+            trained += trials[-1].run is not None
+            if trials[-1].healthy:
+                return trials
+        # the next round builds on the trial that helped most (its loss fell the most)
+        helped = [t for t in trials if t.diagnosis is not None and t.fix.name.count("+") ==
+                  len(names) and t.after.get("loss_decrease") is not None]
+        if not helped:
             break
-        operator = mutants.get(name)
-        mutant = mutants.apply(operator, recipe)
-        if mutant.recipe is None:
-            continue  # the repair does not apply to this recipe (nothing to change)
-        repaired = mutant.recipe.replace(name=f"{recipe.label}+{name}")
-        fix = Fix(name, operator.models, _diff(recipe, repaired, operator.models))
-        try:
-            run = trainspec.train(repaired)
-        except Exception as exc:  # a repair that cannot train is reported, not raised
-            trials.append(Trial(fix, repaired, error=f"{type(exc).__name__}: {exc}", before=before))
-            continue
-        trials.append(Trial(fix, repaired, run, diagnose(run, repaired, **overrides),
-                            before=before, after=figures(run)))
-        if trials[-1].healthy:
-            break
+        best = max(helped, key=lambda t: t.after["loss_decrease"])
+        start, diagnosis = best.recipe, best.diagnosis
+        names, words = best.fix.name.split("+"), best.fix.words.split("; then ")
     return trials

@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from trainspec.doctor.loss_checks import LossOnClasses
 from trainspec.doctor.model_checks import (
     Bottleneck,
     FrozenVariables,
@@ -285,7 +286,7 @@ class UnscaledInputs(StaticCheck):
 #: The static checks in the order they report.
 STATIC_CHECKS: tuple[StaticCheck, ...] = (
     OutputVsLoss(), OutputMismatch(), LinearModel(), SymmetricInitialisation(), ExcessiveDropout(),
-    UnscaledInputs(), PreprocessingMismatch(), FrozenVariables(), Bottleneck(),
+    UnscaledInputs(), PreprocessingMismatch(), FrozenVariables(), Bottleneck(), LossOnClasses(),
 )
 
 

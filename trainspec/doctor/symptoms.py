@@ -58,6 +58,8 @@ class Symptom(str, Enum):
     PREPROCESSING_MISMATCH = "preprocessing_mismatch"
     FROZEN_VARIABLES = "frozen_variables"
     BOTTLENECK = "bottleneck"
+    OFF_CENTRE_ACTIVATIONS = "off_centre_activations"
+    REGRESSION_LOSS_ON_CLASSES = "regression_loss_on_classes"
 
     def __str__(self) -> str:
         return self.value
@@ -73,13 +75,13 @@ STATIC = frozenset({
     Symptom.PROBABILITIES_AS_LOGITS, Symptom.LOGITS_AS_PROBABILITIES, Symptom.LINEAR_MODEL,
     Symptom.EXCESSIVE_DROPOUT, Symptom.UNSCALED_INPUTS, Symptom.SYMMETRIC_INITIALISATION,
     Symptom.OUTPUT_MISMATCH, Symptom.PREPROCESSING_MISMATCH, Symptom.FROZEN_VARIABLES,
-    Symptom.BOTTLENECK,
+    Symptom.BOTTLENECK, Symptom.REGRESSION_LOSS_ON_CLASSES,
 })
 #: Static symptoms that are risks rather than errors (a model with 0.6 dropout, unscaled
 #: features and Adam, a frozen pretrained layer, a narrow layer can train well): with a run,
 #: reported only when the run shows harm too.
 RISKS = frozenset({Symptom.EXCESSIVE_DROPOUT, Symptom.UNSCALED_INPUTS, Symptom.FROZEN_VARIABLES,
-                   Symptom.BOTTLENECK})
+                   Symptom.BOTTLENECK, Symptom.REGRESSION_LOSS_ON_CLASSES})
 
 #: The cause family of each symptom: what the primary finding names.  ``outcome`` symptoms say
 #: what went wrong, never why, so they are never primary while a cause is found.
@@ -100,6 +102,8 @@ FAMILY: dict[Symptom, str] = {
     Symptom.PROBABILITIES_AS_LOGITS: "output_and_loss",
     Symptom.LOGITS_AS_PROBABILITIES: "output_and_loss",
     Symptom.OUTPUT_MISMATCH: "output_and_loss",
+    Symptom.REGRESSION_LOSS_ON_CLASSES: "output_and_loss",
+    Symptom.OFF_CENTRE_ACTIVATIONS: "activation",
     Symptom.UNSCALED_INPUTS: "data",
     Symptom.PREPROCESSING_MISMATCH: "data",
     Symptom.NO_LEARNABLE_SIGNAL: "data",
@@ -137,6 +141,9 @@ LESSONS: dict[Symptom, tuple[str, ...]] = {
     Symptom.LEARNING_RATE_TOO_HIGH: ("high_learning_rate",),
     Symptom.SHRINKING_ACTIVATIONS: ("initialisation",),
     Symptom.PREPROCESSING_MISMATCH: ("input_noise",),
+    Symptom.OUTPUT_MISMATCH: ("wrong_loss",),
+    Symptom.REGRESSION_LOSS_ON_CLASSES: ("wrong_loss",),
+    Symptom.OFF_CENTRE_ACTIVATIONS: ("sigmoid_vanishing",),
 }
 
 

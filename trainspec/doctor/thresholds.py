@@ -75,8 +75,10 @@ class Thresholds(BaseModel):
     floor_tolerance: float = Field(0.05, ge=0)
     # Prechelt, "Early Stopping - But When?" (1998): generalisation loss GL = val/best_val - 1;
     # the final model is overfitted when GL exceeds this (Prechelt's criteria stop at 0.01-0.05;
-    # 0.2 is deliberately conservative).
-    overfit_rise: float = Field(0.2, gt=0)
+    # 0.1 is still twice his largest).  Was 0.2 until issue 12: the curriculum's unregularised
+    # 2 x 256 net ends 15% above its best validation loss (GL 0.148) while its three
+    # regularised fixes end within 0.074, and 0.2 missed it.
+    overfit_rise: float = Field(0.1, gt=0)
     # Srivastava et al., JMLR 2014 ("Dropout"): retain probability 0.5 for hidden units, 0.8
     # for inputs; a drop rate above 0.5 starves the network.
     max_dropout: float = Field(0.5, gt=0, le=1)

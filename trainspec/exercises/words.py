@@ -39,6 +39,10 @@ OBSERVED = {
     "accuracy_at_chance": "the model does no better than guessing",
     "overfitting": "the model memorises the training data: the validation loss rises while "
     "the training loss falls",
+    "off_centre_activations": "the hidden layers' outputs are all on one side of zero, so the "
+    "next layer's weights can only move together and learning is slow",
+    "regression_loss_on_classes": "a regression loss (squared or absolute error) is used on "
+    "class labels, where it learns far more slowly than cross-entropy",
 }
 
 

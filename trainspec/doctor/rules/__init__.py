@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from trainspec.doctor.rules.activations import DeadUnits, SaturatedUnits
 from trainspec.doctor.rules.base import Rule
+from trainspec.doctor.rules.centring import OffCentreActivations
 from trainspec.doctor.rules.chance import AccuracyAtChance
 from trainspec.doctor.rules.diverging import DivergingLoss
 from trainspec.doctor.rules.exploding import ExplodingGrowth, ExplodingRatio
@@ -37,7 +38,8 @@ RULES: tuple[Rule, ...] = (
     NonFinite(), DivergingLoss(), ExplodingGrowth(), BadInitialLoss(), OscillatingLoss(),
     LossNotDecreasing(), SlowConvergence(), AccuracyAtChance(), LogitsFloor(), Overfitting(),
     VanishingGradient(), ExplodingRatio(), UnchangedWeights(), DeadUnits(), SaturatedUnits(),
-    LearningRateTooHigh(), ShrinkingActivations(), UpdateRatio(), NegativeCrossEntropy(),
+    LearningRateTooHigh(), ShrinkingActivations(), OffCentreActivations(), UpdateRatio(),
+    NegativeCrossEntropy(),
     NoLearnableSignal(),
 )
 

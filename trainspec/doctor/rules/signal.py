@@ -11,7 +11,7 @@ from trainspec.doctor.symptoms import Finding, Symptom, finding
 
 #: Families that explain a model learning nothing by the optimisation itself.
 _MECHANISMS = frozenset({"learning_rate", "exploding_gradient", "vanishing_gradient", "dead_units",
-                         "initialisation", "frozen"})
+                         "initialisation", "frozen", "activation"})
 
 
 class NoLearnableSignal(Rule):
