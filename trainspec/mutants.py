@@ -634,11 +634,11 @@ def _unfreeze(recipe: Recipe) -> Recipe:
 def _crossentropy(recipe: Recipe) -> Recipe:
     """The cross-entropy that fits the labels (integer ids, one-hot or multi-label rows), with
     a softmax output (a sigmoid for multi-label)."""
-    from trainspec.doctor.model_checks import _label_info
+    from trainspec.doctor.model_checks import label_info
 
     if recipe.train_step is not None:
         raise NotApplicable("a custom train_step computes its own loss")
-    kind, classes = _label_info(np.asarray(recipe.data[1]))
+    kind, classes = label_info(np.asarray(recipe.data[1]))
     if kind == "multi_label":
         return _multi_label_output(recipe)
     if kind not in ("sparse", "one_hot") or classes < 2:

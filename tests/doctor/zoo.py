@@ -128,7 +128,8 @@ ZOO: list[ZooPair] = [
     ZooPair("no_activation", "architecture", "Taxonomy 'missing activation function'",
             lambda: mutant("no_activation", XOR), lambda: XOR),
     ZooPair("softmax_logits_loss", "output_and_loss", "Taxonomy 'wrong loss function' / "
-            "seeds/000 Fail5", lambda: mutant("softmax_logits_loss"), lambda: BASE),
+            "the course's Fail5 (softmax fed to a from-logits loss)",
+            lambda: mutant("softmax_logits_loss"), lambda: BASE),
     ZooPair("multi_label_softmax", "output_and_loss", "Taxonomy 'wrong activation of the last "
             "layer' (softmax for multi-label)",
             lambda: BASE.replace(data=_MULTI, loss="binary_crossentropy", name="zoo-multi_softmax"),

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from trainspec.doctor.model_checks import _label_info
+from trainspec.doctor.model_checks import label_info
 from trainspec.doctor.recipe_view import RecipeView, StaticCheck
 from trainspec.doctor.symptoms import Finding, Symptom, finding
 
@@ -82,7 +82,7 @@ class LossOnClasses(StaticCheck):
         y = np.asarray(recipe.data[1])
         if not y.size or not np.issubdtype(y.dtype, np.number):
             return []
-        kind, classes = _label_info(y)
+        kind, classes = label_info(y)
         low, high = OUTPUT_RANGE[out_act]
         y_min, y_max = float(y.min()), float(y.max())
         right = ("sparse_categorical_crossentropy" if kind == "sparse" else

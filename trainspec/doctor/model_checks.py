@@ -82,7 +82,7 @@ class SymmetricInitialisation(StaticCheck):
         return []
 
 
-def _label_info(y: np.ndarray) -> tuple[str, int]:
+def label_info(y: np.ndarray) -> tuple[str, int]:
     """("sparse" | "one_hot" | "multi_label" | "other", number of classes)."""
     if y.ndim >= 2 and y.shape[-1] > 1:
         rows = y.reshape(-1, y.shape[-1])
@@ -129,7 +129,7 @@ class OutputMismatch(StaticCheck):
         if view.model is None or not view.leaves:
             return []
         y = np.asarray(view.recipe.data[1])
-        kind, classes = _label_info(y)
+        kind, classes = label_info(y)
         out_act = probes.output_activation(view.model)
         units = _units(view.leaves[-1])
         if kind == "multi_label" and out_act == "softmax":

@@ -92,7 +92,7 @@ class OutputVsLoss(StaticCheck):
     The output activation and the loss (its ``from_logits``, or the custom train_step's code).
 
     ## Threshold
-    None: a mismatch is an error (seeds/000 Fail5; the TensorFlow documentation of
+    None: a mismatch is an error (the course's Fail5; the TensorFlow documentation of
     ``sparse_softmax_cross_entropy_with_logits``: "Do not call this op with the output of softmax").
 
     ## Fix

@@ -28,7 +28,7 @@ class VanishingGradient(Rule):
     first layer, is also applied to the update ratio (|update| / |weights|, scale-free): a
     784-input first layer has a large gradient norm because it has many weights, so
     AUTOTRAINER's absolute bound missed a 5-layer sigmoid stack whose first layer moves 1/1600
-    as much as its last (seeds/000 Fail2). The update-ratio form needs harm in the run (the loss
+    as much as its last (the course's Fail2). The update-ratio form needs harm in the run (the loss
     did not fall, accuracy at chance).
 
     ## Fix
