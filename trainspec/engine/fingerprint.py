@@ -18,7 +18,7 @@ import numpy as np
 from trainspec.engine.codehash import code_digest
 
 #: Bump when the engine changes what it records, so old fingerprints no longer match.
-ENGINE_VERSION = "1"
+ENGINE_VERSION = "2"
 
 _SIMPLE = (int, float, str, bool, type(None))
 
