@@ -24,6 +24,7 @@ import cProfile
 import json
 import os
 import pstats
+import re
 import statistics
 import sys
 import time
@@ -55,8 +56,8 @@ def _body_ops(concrete: Any) -> tuple[collections.Counter, int]:
             outside += len(function.node_def)
             continue
         for node in function.node_def:
-            scope = next((s for s in SCOPES if f"{s}/" in node.name or node.name.startswith(s)),
-                         None)
+            # a scope entered twice gets a suffix: probe_reads/ and probe_reads_1/
+            scope = next((s for s in SCOPES if re.search(rf"(^|/){s}(_\d+)?/", node.name)), None)
             body[scope or "step"] += 1
     return body, outside
 

@@ -151,8 +151,8 @@ def activation_stats(a: tf.Tensor, kind: ActivationKind) -> tf.Tensor:
     when it is never positive for any sample or position: its gradient is then zero everywhere.
     """
     a = tf.cast(a, tf.float32)
-    # the mean once (tf.math.reduce_std takes its own), the axes as one constant for both
-    # reductions: the same values in fewer ops
+    # one reduction for the mean where tf.math.reduce_std took its own beside tf.reduce_mean
+    # (the same values), the axes one constant for both
     every_axis = tf.constant(list(range(a.shape.rank)), tf.int32)
     centre = tf.reduce_mean(a, axis=every_axis, keepdims=True)
     mean = tf.reshape(centre, [])
