@@ -154,6 +154,26 @@ def read_previous(path: Path) -> dict[str, float | None]:
     return {row["id"]: row.get("ratio") for row in doc.get("rows", [])}
 
 
+def kept_rows(path: Path, figures: set[int]) -> tuple[list[Row], dict[str, Any]]:
+    """The rows of ``figures`` from an earlier results file, each note saying from which run
+    (``--keep``: figures not re-measured stay in the table), and that file's details."""
+    try:
+        doc = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return [], {}
+    if doc.get("schema") != SCHEMA:
+        return [], {}
+    prefix = f"from the {str(doc.get('created', '?'))[:10]} run (not re-measured here): "
+    rows = []
+    for row in doc.get("rows", []):
+        if row.get("figure") in figures:
+            fields = {k: v for k, v in row.items() if k != "meets"}
+            if not fields.get("note", "").startswith("from the "):
+                fields["note"] = prefix + fields.get("note", "")
+            rows.append(Row(**fields))
+    return rows, doc.get("details", {})
+
+
 def write_json(doc: dict[str, Any], path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(path.suffix + ".tmp")

@@ -17,7 +17,8 @@
 ``--quick`` (a smoke test, about two minutes) uses fewer steps and repeats and runs figures 3-5
 on a small synthetic suite instead of ``specs/``.  Results go to ``benchmarks/results.json``
 (compared with the previous file, if any) and a Markdown table; ``--readme`` writes that table
-between the ``<!-- benchmarks:start/end -->`` markers of README.md.
+between the ``<!-- benchmarks:start/end -->`` markers of README.md; ``--keep`` keeps the rows of
+figures not run from the existing results file.
 """
 
 from __future__ import annotations
@@ -110,14 +111,31 @@ def figure7(plan: Plan, details: dict[str, Any]) -> list[Row]:
     rows = []
     for workload in plan.overhead_workloads:
         v = workloads.versus_bare(workload, plan.bare_steps, plan.bare_tries)
-        details.setdefault("versus_bare", []).append(dict(asdict(v), ratio=v.ratio))
+        details.setdefault("versus_bare", []).append(dict(asdict(v), ratio=v.ratio,
+                                                          trace_ratio=v.trace_ratio,
+                                                          rest_ratio=v.rest_ratio))
+        common = (f"{v.layers} weighted layers, {v.steps} steps of 32; bare: one tf.function, "
+                  "tf.while_loop, only the loss recorded, op determinism on")
         rows.append(Row(
             id=f"train_vs_bare[{v.workload}]", figure=7,
             what=f"train (all probes) vs a bare loop, tracing included ({v.workload})",
             measured=seconds(v.train), baseline=seconds(v.bare), ratio=v.ratio, target=1.3,
-            note=f"{v.layers} weighted layers, {v.steps} steps of 32; bare: one tf.function, "
-                 f"tf.while_loop, only the loss recorded, op determinism on, model build "
-                 f"included (its tracing {seconds(v.bare_trace)}); best of {plan.bare_tries}",
+            note=f"{common}, model build included; best of {plan.bare_tries}",
+        ))
+        rows.append(Row(
+            id=f"train_vs_bare_trace[{v.workload}]", figure=7,
+            what=f"train vs a bare loop, tracing alone ({v.workload})",
+            measured=seconds(v.train_trace), baseline=seconds(v.bare_trace), ratio=v.trace_ratio,
+            note="get_concrete_function of the engine's loop of the same recipe vs of the bare "
+                 f"loop; best of {plan.bare_tries}",
+        ))
+        rows.append(Row(
+            id=f"train_vs_bare_rest[{v.workload}]", figure=7,
+            what=f"train vs a bare loop, all but tracing ({v.workload})",
+            measured=seconds(v.train - v.train_trace), baseline=seconds(v.bare - v.bare_trace),
+            ratio=v.rest_ratio,
+            note="the rows above minus tracing: model build, the first call's graph set-up, "
+                 "every step, results",
         ))
     return rows
 
@@ -336,6 +354,9 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--readme", action="store_true",
                         help="write the Markdown table into README.md between the benchmark markers")
     parser.add_argument("--note", default="", help="a sentence stored with the results (e.g. 'busy machine')")
+    parser.add_argument("--keep", action="store_true",
+                        help="keep the rows of figures not run from the existing results file "
+                             "(marked 'not re-measured here')")
     args = parser.parse_args(argv)
     try:
         args.figures = sorted({int(f) for f in args.only.split(",") if f.strip()})
@@ -362,6 +383,10 @@ def main(argv: list[str] | None = None) -> int:
             done.add(fn)
             status(f"figure {number}: {(fn.__doc__ or fn.__name__).splitlines()[0]}")
             rows += fn(plan, details)
+    if args.keep:
+        old_rows, old_details = report.kept_rows(args.json, set(FIGURES) - set(args.figures))
+        rows += old_rows
+        details.update({k: v for k, v in old_details.items() if k not in details})
     rows.sort(key=lambda r: r.figure)
     doc = report.document(rows, details, quick=args.quick, note=args.note, load_before=load_before,
                           duration=time.perf_counter() - started)

@@ -4,6 +4,7 @@ weights) share one traced loop, and record exactly the bits a fresh trace record
 from __future__ import annotations
 
 import json
+import logging
 
 import keras
 import numpy as np
@@ -164,3 +165,29 @@ def test_what_the_graph_key_keeps_and_leaves_out(base, blobs):
                              learning_rate=None)
     stopping = base.replace(eval_every=10, callbacks=[keras.callbacks.EarlyStopping()])
     assert _key(scheduled) is None and _key(stopping) is None
+
+
+def test_recipes_with_and_without_validation_share_one_loop_and_no_retracing_is_reported(
+    graphs, base
+):
+    """The evaluation is keyed apart from the loop, and each traced function is called through
+    its one concrete function: TensorFlow's frequent-retracing detector, which counts calls of
+    the same Python code across recipes, has nothing to report."""
+    messages: list[str] = []
+    handler = logging.Handler()
+    handler.emit = lambda record: messages.append(record.getMessage())  # type: ignore[method-assign]
+    tf.get_logger().addHandler(handler)
+    try:
+        # five fresh traces of the evaluation, each called once, warned before
+        short = base.replace(steps=20)
+        recipes = [short.replace(learning_rate=lr) for lr in (0.3, 0.1, 0.03, 0.01, 0.003)]
+        recipes.insert(2, short.replace(validation_split=0.0, learning_rate=0.2))
+        recipes.append(short.replace(validation_split=0.5, learning_rate=0.05))
+        traces, shared, fresh = _train_shared_and_fresh(graphs, recipes)
+    finally:
+        tf.get_logger().removeHandler(handler)
+    assert traces == 1
+    for s, f in zip(shared, fresh, strict=True):
+        _assert_bitwise_equal(s, f)
+    assert shared[0].val and not shared[1].val and shared[-1].val
+    assert not [m for m in messages if "retracing" in m]

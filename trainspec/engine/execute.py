@@ -80,25 +80,49 @@ def execute(p: Prepared) -> Run:
     key = graphs.graph_key(p) if graphs.reuse_enabled() and "restore" not in p.extra else None
     shared = graphs.take(key, p)
     if shared is not None:
-        model, loop, evaluate = shared.model, shared.loop, shared.evaluate
+        model, loop = shared.model, shared.loop
     else:
         model = p.model
         loop = build_loop(p)
-        evaluate = build_eval(p) if p.val is not None else None
+    evaluate, new_eval = _evaluation(p, model, shared)
     val = None if p.val is None else tuple(tf.nest.map_structure(tf.constant, a) for a in p.val)
     recorded = _train_chunks(p, model, loop, evaluate, val)
     after_training(p, model)
     final_val: dict[str, float] = {}
     if evaluate is not None:
         final_val = val_logs(p, run_graph(p, evaluate, *val, step="the final validation").numpy())
-    if key is not None and shared is None:
-        fns = [loop] if evaluate is None else [loop, evaluate]
-        if graphs.shareable(fns, p.model, p.optimizer):
-            graphs.keep(key, graphs.Graph(p.model, p.optimizer, loop, evaluate))
+    if key is not None:
+        _keep(key, p, shared, loop, evaluate if new_eval else None)
     run = assemble(p, recorded.parts, recorded.val_points, final_val, recorded.stopped_early_at,
                    time.perf_counter() - started)
     # read now: a kept graph's model is reused by the next recipe
     return dataclasses.replace(run, final_weights=tuple(np.array(w) for w in model.get_weights()))
+
+
+def _evaluation(p: Prepared, model: Any,
+                shared: graphs.Graph | None) -> tuple[Callable[..., Any] | None, bool]:
+    """The traced evaluation of ``p`` on ``model``, and whether it is new: a shared graph's, or
+    one built for this run (none without validation data)."""
+    if p.val is None:
+        return None, False
+    if shared is not None and graphs.val_key(p) in shared.evaluations:
+        return shared.evaluations[graphs.val_key(p)], False
+    return build_eval(p, model), True
+
+
+def _keep(key: str, p: Prepared, shared: graphs.Graph | None, loop: Callable[..., Any],
+          evaluate: Callable[..., Any] | None) -> None:
+    """Keep the traced functions of a shareable run for the next recipe with its graph key: a
+    freshly traced loop with its evaluation, or a new evaluation beside a shared loop."""
+    if shared is None:
+        fns = [loop] if evaluate is None else [loop, evaluate]
+        if graphs.shareable(fns, p.model, p.optimizer):
+            graph = graphs.Graph(p.model, p.optimizer, loop)
+            if evaluate is not None:
+                graph.evaluations[graphs.val_key(p)] = evaluate
+            graphs.keep(key, graph)
+    elif evaluate is not None and graphs.shareable([evaluate], shared.model, shared.optimizer):
+        shared.evaluations[graphs.val_key(p)] = evaluate
 
 
 def _start_callbacks(p: Prepared, model: Any, chunk: int) -> list[Any]:

@@ -18,7 +18,8 @@ import numpy as np
 from trainspec.engine.codehash import code_digest
 
 #: Bump when the engine changes what it records, so old fingerprints no longer match.
-ENGINE_VERSION = "2"  # 2: frozen layers, no-gradient variables, unprobed layers
+# 2: fused norms; 3: frozen layers, no-gradient variables, unprobed layers, several outputs
+ENGINE_VERSION = "3"
 
 _SIMPLE = (int, float, str, bool, type(None))
 

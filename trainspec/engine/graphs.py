@@ -13,7 +13,7 @@ import json
 import os
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import keras
@@ -56,12 +56,23 @@ _SHAREABLE_STATEFUL_OPS = frozenset({
 
 @dataclass
 class Graph:
-    """A traced loop (and evaluation) with the model and optimizer whose variables it reads."""
+    """A traced loop with the model and optimizer whose variables it reads, and its traced
+    evaluations, by validation data signature (``val_key``): recipes that differ only in having
+    validation data, or in its shape, share the loop."""
 
     model: Any
     optimizer: Any
     loop: Callable[..., Any]
-    evaluate: Callable[..., Any] | None
+    evaluations: dict[str, Callable[..., Any]] = field(default_factory=dict)
+
+
+def val_key(p: Prepared) -> str:
+    """What the traced evaluation of ``p`` depends on beyond the loop's graph key: the
+    validation arrays' shapes (past the batch axis) and dtypes."""
+    if p.val is None:
+        return ""
+    x, y = p.val
+    return json.dumps([list(x.shape[1:]), x.dtype.str, list(y.shape[1:]), y.dtype.str])
 
 
 def reuse_enabled() -> bool:
@@ -166,8 +177,8 @@ def graph_key(p: Prepared) -> str | None:
     h.add("loss_name", p.loss_name)
     h.add("metrics", [(name, identity(fn)) for name, fn in p.metric_fns])
     h.add("train_step", identity(recipe.train_step) if recipe.train_step is not None else None)
-    for part, (x, y) in (("train", p.train), ("val", p.val or (None, None))):
-        h.add(part, None if x is None else [x.shape[1:], x.dtype.str, y.shape[1:], y.dtype.str])
+    x, y = p.train  # the validation data's shapes key the evaluation only (``val_key``)
+    h.add("train", [x.shape[1:], x.dtype.str, y.shape[1:], y.dtype.str])
     h.add("probes", [p.probe_model is None, [(a.index, a.kind.value) for a in p.acts],
                      [lp.var_idx for lp in p.layers]])
     return h.hexdigest()[:32]

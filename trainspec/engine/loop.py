@@ -1,6 +1,6 @@
 """Stage 2, the traced loop: every step of a chunk in one ``tf.function``, every probe recorded.
 
-In: a ``Prepared``.  Out: ``build_loop(p)``, a ``tf.function`` of ``(x, y, idx)`` (the
+In: a ``Prepared``.  Out: ``build_loop(p)``, a traced function of ``(x, y, idx)`` (the
 training arrays and one row of sample indices per step) returning one array per probe with one
 row per step it ran: ``loss``, ``metrics``, ``grad``, ``weight``, ``ratio`` (per layer), ``act``
 (per activation: dead, saturated, mean, std), and ``grads``, the gradients of its last step.
@@ -8,8 +8,11 @@ The loop stops after the first step with a non-finite value (that row is recorde
 ``assemble`` to name the culprit).  ``histograms`` takes the weight and gradient histograms
 eagerly after a call that ended on a histogram step (a handful per run: tracing them into every
 step's graph doubled its size).  ``build_eval(p)`` is the validation pass, one ``tf.function``.
+Both trace once, on their first call (``Traced``).
 
-The steps loop over ``tf.while_loop`` with results in ``TensorArray``s; Python only regains
+The steps loop over ``tf.while_loop``; each step writes every value it records as one row of
+one ``TensorArray`` (the loss, metrics, the three per-layer norms from one fused reduction,
+activation statistics), cut into the arrays above after the loop.  Python only regains
 control between chunks (for validation, Keras callbacks and progress).  XLA stays off: with op
 determinism it is far slower on CPU.
 """
@@ -32,7 +35,7 @@ from trainspec.engine.structure import feed
 #: Validation samples per batch of the evaluation loop.
 EVAL_BATCH = 1024
 
-#: Keys of the per-step arrays the loop returns, in the order of its TensorArrays.
+#: Keys of the per-step arrays the loop returns, in the order of the parts of its row.
 KEYS = ("loss", "metrics", "grad", "weight", "ratio", "act")
 
 _traces = 0
@@ -55,9 +58,15 @@ def _layer_vars(tensors: list, lp: probes.LayerProbe) -> list:
     return [tensors[j] for j in lp.var_idx]
 
 
+def read(variables: list) -> list:
+    """The variables' values read at this point of the program (one ``ReadVariableOp`` each:
+    automatic control dependencies order it against the update's writes)."""
+    return [tf.convert_to_tensor(v) for v in variables]
+
+
 def weight_norms(p: Prepared, values: list) -> Any:
     """Per-layer L2 norms of the trainable variables' ``values``, ``(n_layers,)``."""
-    return tf.stack([probes.group_norm(_layer_vars(values, lp)) for lp in p.layers])
+    return probes.layer_norms([values], [lp.var_idx for lp in p.layers])[0]
 
 
 def record_probes(p: Prepared, yb: Any, y_pred: Any, acts: list, grads: list, before: list,
@@ -65,22 +74,24 @@ def record_probes(p: Prepared, yb: Any, y_pred: Any, acts: list, grads: list, be
     """One step's probe values: metric means, per-layer gradient and weight norms, the norm of
     the update, activation statistics.  ``before``/``after`` are the trainable variables read
     around the update; the weight norms before it are the previous step's ``weight`` (carried
-    by the loop, not computed twice)."""
-    metrics = [tf.reduce_mean(tf.cast(fn(yb, y_pred), tf.float32)) for _, fn in p.metric_fns]
-    gvec = tf.stack([probes.group_norm(_layer_vars(grads, lp)) for lp in p.layers])
-    wvec = weight_norms(p, after)
-    moved = tf.stack([
-        probes.group_norm(
-            [a - b for a, b in zip(_layer_vars(after, lp), _layer_vars(before, lp), strict=True)]
+    by the loop, not computed twice).  The three per-layer norms are one fused reduction
+    (:func:`probes.layer_norms`)."""
+    # the name scopes let benchmarks/profile.py count the ops of each probe
+    with tf.name_scope("probe_metrics"):
+        metrics = [tf.reduce_mean(tf.cast(fn(yb, y_pred), tf.float32)) for _, fn in p.metric_fns]
+    with tf.name_scope("probe_norms"):
+        moved = [a - b for a, b in zip(after, before, strict=True)]
+        gvec, wvec, mvec = tf.unstack(
+            probes.layer_norms([grads, after, moved], [lp.var_idx for lp in p.layers])
         )
-        for lp in p.layers
-    ])
-    act_stats = [probes.activation_stats(a, ap.kind) for a, ap in zip(acts, p.acts, strict=False)]
+    with tf.name_scope("probe_activations"):
+        act_stats = [probes.activation_stats(a, ap.kind)
+                     for a, ap in zip(acts, p.acts, strict=False)]
     return {
         "metrics": tf.stack(metrics) if metrics else tf.zeros([0]),
         "grad": gvec,
         "weight": wvec,
-        "moved": moved,
+        "moved": mvec,
         "act": tf.stack(act_stats) if act_stats else tf.zeros([0, 4]),
     }
 
@@ -92,6 +103,44 @@ def all_finite(loss: Any, row: dict[str, Any]) -> Any:
         [tf.reshape(loss, [1]), row["grad"], row["weight"], tf.reshape(row["act"], [-1])], 0
     )
     return tf.reduce_all(tf.math.is_finite(checked))
+
+
+def row_widths(p: Prepared) -> list[int]:
+    """Widths of the per-step row's parts, in the order of ``KEYS``: the loss, the metrics, three
+    per-layer norms, four statistics per activation."""
+    n_layers = len(p.layers)
+    return [1, len(p.metric_fns), n_layers, n_layers, n_layers, 4 * len(p.acts)]
+
+
+def split_rows(p: Prepared, rows: Any) -> dict[str, Any]:
+    """The loop's stacked rows ``(steps, width)`` cut into one array per key of ``KEYS``."""
+    loss, metrics, grad, weight, ratio, act = tf.split(rows, row_widths(p), axis=1)
+    return {"loss": tf.reshape(loss, [-1]), "metrics": metrics, "grad": grad, "weight": weight,
+            "ratio": ratio, "act": tf.reshape(act, [tf.shape(rows)[0], len(p.acts), 4])}
+
+
+class Traced:
+    """A ``tf.function`` with an ``input_signature``, called through its one concrete function.
+
+    It traces exactly once (on the first call, inside the caller's error handling), and later
+    calls skip the argument matching of ``tf.function``.  Every recipe builds its own loop and
+    evaluation, so TensorFlow's frequent-retracing detector, which counts calls to functions of
+    the same Python code, warned "N out of the last N calls ... triggered tf.function
+    retracing" across recipes although no function ever traced twice.
+    """
+
+    def __init__(self, function: Any):
+        self.function = function
+        self._concrete: Any = None
+
+    def get_concrete_function(self, *args: Any) -> Any:
+        """The one concrete function (``args``, if given, must match the signature)."""
+        if self._concrete is None:
+            self._concrete = self.function.get_concrete_function(*args)
+        return self._concrete
+
+    def __call__(self, *args: Any) -> Any:
+        return self.get_concrete_function()(*args)
 
 
 @functools.cache
@@ -126,32 +175,31 @@ def histograms(p: Prepared, variables: list, grads: list) -> tuple[np.ndarray, n
 
 
 def _make_body(p: Prepared) -> Callable[..., tuple]:
-    """The ``tf.while_loop`` body: gather a batch, step, record the probes."""
+    """The ``tf.while_loop`` body: gather a batch, step, record the probes in one row."""
     variables = list(p.model.trainable_variables)
     step = make_step(p)
 
-    def body(x: Any, y: Any, idx: Any, i: Any, ok: Any, base: Any, last: tuple, tas: tuple):
-        loss_ta, metric_ta, grad_ta, weight_ta, ratio_ta, act_ta = tas
+    def body(x: Any, y: Any, idx: Any, i: Any, ok: Any, base: Any, last: tuple, rows: Any):
         xb = tf.nest.map_structure(lambda a: tf.gather(a, idx[i]), x)  # several inputs: each
         yb = tf.nest.map_structure(lambda a: tf.gather(a, idx[i]), y)
-        before = [tf.identity(v) for v in variables]
+        with tf.name_scope("probe_reads"):
+            before = read(variables)
         loss, y_pred, acts, grads = step(xb, yb)
-        after = [tf.identity(v) for v in variables]  # read after the update (program order)
+        with tf.name_scope("probe_reads"):
+            after = read(variables)  # read after the update (program order)
         row = record_probes(p, yb, y_pred, acts, grads, before, after)
-        finite = all_finite(loss, row)
-        tas = (
-            loss_ta.write(i, loss),
-            metric_ta.write(i, row["metrics"]),
-            grad_ta.write(i, row["grad"]),
-            weight_ta.write(i, row["weight"]),
-            ratio_ta.write(i, row["moved"] / tf.maximum(base, 1e-12)),
-            act_ta.write(i, row["act"]),
-        )
+        with tf.name_scope("probe_row"):
+            finite = all_finite(loss, row)
+            # every per-step value in one row of one TensorArray
+            rows = rows.write(i, tf.concat([
+                tf.reshape(loss, [1]), row["metrics"], row["grad"], row["weight"],
+                row["moved"] / tf.maximum(base, 1e-12), tf.reshape(row["act"], [-1]),
+            ], 0))
         # dense, in the variables' dtype, so every step's gradients fit the loop variable
         grads = tuple(
             tf.cast(tf.convert_to_tensor(g), v.dtype) for g, v in zip(grads, variables, strict=True)
         )
-        return i + 1, finite, row["weight"], grads, tas
+        return i + 1, finite, row["weight"], grads, rows
 
     return body
 
@@ -170,10 +218,10 @@ def build_loop(p: Prepared) -> Callable[..., dict[str, Any]]:
         >>> out["grad"].shape                                 # (steps, layers)
         TensorShape([20, 3])
     """
-    n_layers, n_acts, n_metrics = len(p.layers), len(p.acts), len(p.metric_fns)
     x, y = (tf.nest.map_structure(_spec, a) for a in p.train)
     variables = list(p.model.trainable_variables)
     body = _make_body(p)
+    width = sum(row_widths(p))
 
     # autograph=False: the loop is written with tf.while_loop/tf.cond directly, which traces in
     # a fraction of the time autograph's source conversion takes.
@@ -185,32 +233,27 @@ def build_loop(p: Prepared) -> Callable[..., dict[str, Any]]:
     def loop(x: Any, y: Any, idx: Any) -> dict[str, Any]:
         global _traces
         _traces += 1
-        def ta(shape: list[int]) -> Any:
-            return tf.TensorArray(tf.float32, size=0, dynamic_size=True, element_shape=shape)
-
-        tas = (
-            ta([]), ta([n_metrics]), ta([n_layers]), ta([n_layers]), ta([n_layers]),
-            ta([n_acts, 4]),
-        )
         n = tf.shape(idx)[0]
+        rows = tf.TensorArray(tf.float32, size=n, element_shape=[width])
         no_grads = tuple(tf.zeros_like(v) for v in variables)
-        base = weight_norms(p, [tf.identity(v) for v in variables])
-        _, _, _, last, tas = tf.while_loop(
-            lambda i, ok, base, last, tas: tf.logical_and(i < n, ok),
-            lambda i, ok, base, last, tas: body(x, y, idx, i, ok, base, last, tas),
-            (tf.constant(0), tf.constant(True), base, no_grads, tas),
+        base = weight_norms(p, read(variables))
+        i, _, _, last, rows = tf.while_loop(
+            lambda i, ok, base, last, rows: tf.logical_and(i < n, ok),
+            lambda i, ok, base, last, rows: body(x, y, idx, i, ok, base, last, rows),
+            (tf.constant(0), tf.constant(True), base, no_grads, rows),
         )
-        out = {key: t.stack() for key, t in zip(KEYS, tas, strict=True)}
+        out = split_rows(p, rows.gather(tf.range(i)))
         out["grads"] = list(last)
         return out
 
-    return loop
+    return Traced(loop)
 
 
-def build_eval(p: Prepared) -> Callable[..., Any]:
+def build_eval(p: Prepared, model: Any = None) -> Callable[..., Any]:
     """The traced validation pass: ``evaluate(x, y)`` returns ``[loss, *metrics]`` averaged over
-    all samples in batches of ``EVAL_BATCH`` (loss 0.0 when ``p`` has no loss function)."""
-    model = p.model
+    all samples in batches of ``EVAL_BATCH`` (loss 0.0 when ``p`` has no loss function).
+    ``model`` (by default ``p.model``) is the model it reads: a shared graph's model."""
+    model = p.model if model is None else model
     x, y = (tf.nest.map_structure(_spec, a) for a in p.val)  # type: ignore[union-attr]
 
     @tf.function(jit_compile=False, autograph=False, input_signature=[x, y])
@@ -233,4 +276,4 @@ def build_eval(p: Prepared) -> Callable[..., Any]:
         means = total / tf.cast(n, tf.float32)
         return tf.concat([means[:1] + regularization(model), means[1:]], 0)
 
-    return evaluate
+    return Traced(evaluate)

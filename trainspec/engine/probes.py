@@ -164,8 +164,12 @@ def activation_stats(a: tf.Tensor, kind: ActivationKind) -> tf.Tensor:
     when it is never positive for any sample or position: its gradient is then zero everywhere.
     """
     a = tf.cast(a, tf.float32)
-    mean = tf.reduce_mean(a)
-    std = tf.math.reduce_std(a)
+    # one reduction for the mean where tf.math.reduce_std took its own beside tf.reduce_mean
+    # (the same values), the axes one constant for both
+    every_axis = tf.constant(list(range(a.shape.rank)), tf.int32)
+    centre = tf.reduce_mean(a, axis=every_axis, keepdims=True)
+    mean = tf.reshape(centre, [])
+    std = tf.sqrt(tf.reduce_mean(tf.square(a - centre), axis=every_axis))
     zero = tf.constant(0.0)
     dead = zero
     saturated = zero
@@ -348,3 +352,25 @@ def unprobed_layers(model: Any, acts: list[ActivationProbe], probe_view: Any) ->
 
     visit(list(model.layers), False)
     return out
+
+
+def layer_norms(quantities: list[list[tf.Tensor]], layers: list[tuple[int, ...]]) -> tf.Tensor:
+    """Per-layer L2 norms of several quantities in one reduction, ``(len(quantities),
+    len(layers))``: ``quantities`` are lists of tensors (gradients, weights, updates...) in the
+    order of ``model.trainable_variables`` and ``layers`` the positions of each layer's tensors
+    (``LayerProbe.var_idx``).
+
+    One ``L2Loss`` per tensor (a single op, where a square and a sum took three with the sum's
+    axes), then one segment sum over all of them: the graph grows by one op per tensor instead
+    of three per tensor and two per layer per quantity.
+
+    Example:
+        >>> layer_norms([[tf.ones([3, 4]), tf.ones([4])]], [(0, 1)]).numpy()  # doctest: +SKIP
+        array([[4.]], dtype=float32)
+    """
+    halves = [tf.nn.l2_loss(tf.cast(tensors[j], tf.float32))
+              for tensors in quantities for var_idx in layers for j in var_idx]
+    segments = [q * len(layers) + i
+                for q in range(len(quantities)) for i, var_idx in enumerate(layers) for _ in var_idx]
+    sums = tf.math.segment_sum(tf.stack(halves), tf.constant(segments, tf.int32))
+    return tf.reshape(tf.sqrt(sums * 2.0), [len(quantities), len(layers)])

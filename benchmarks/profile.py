@@ -1,0 +1,160 @@
+"""Where the probed loop's trace and steps go: ``python -m benchmarks.profile [--json PATH]``.
+
+For each workload of figure 1, the engine's traced loop against the bare loop of
+:func:`benchmarks.workloads.baseline_loop` on the same prepared recipe:
+
+- graph ops of the per-step body (the ``tf.while_loop`` body function), split by what made
+  them: the training step (forward, loss, gradient, update: the bare loop has only these), and
+  each probe by its name scope in ``engine/loop.py`` (``probe_reads``: the variables read
+  around the update; ``probe_norms``: gradient, weight and update norms, one fused reduction;
+  ``probe_activations``; ``probe_metrics``; ``probe_row``: the finite check and the row
+  written), plus the ops outside the body (loop set-up, cutting the rows);
+- Python time of tracing by engine function (cProfile cumulative: the step, the probes);
+- tracing time and per-step time of both loops, timed alternately in this process.
+
+Op counts are deterministic (they are the evidence that survives a loaded machine); times are
+ratios of the same run.  Results go to ``benchmarks/profile.json`` and a Markdown summary.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import cProfile
+import json
+import os
+import pstats
+import re
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from benchmarks import report, workloads  # noqa: E402
+
+SCOPES = ("probe_reads", "probe_norms", "probe_activations", "probe_metrics", "probe_row")
+
+#: Engine functions whose cumulative trace time the profile reports.
+TRACED = {"step": "step.py", "record_probes": "loop.py", "read": "loop.py",
+          "all_finite": "loop.py", "layer_norms": "probes.py", "activation_stats": "probes.py",
+          "gradient": "backprop.py", "apply_gradients": "base_optimizer.py"}
+
+
+def _body_ops(concrete: Any) -> tuple[collections.Counter, int]:
+    """Ops of the loop body by origin, and the ops outside it."""
+    graph = concrete.graph.as_graph_def()
+    body: collections.Counter = collections.Counter()
+    outside = len(graph.node)
+    for function in graph.library.function:
+        if "while_body" not in function.signature.name:
+            outside += len(function.node_def)
+            continue
+        for node in function.node_def:
+            # a scope entered twice gets a suffix: probe_reads/ and probe_reads_1/
+            scope = next((s for s in SCOPES if re.search(rf"(^|/){s}(_\d+)?/", node.name)), None)
+            body[scope or "step"] += 1
+    return body, outside
+
+
+def _trace_profile(loop: Any, args: tuple) -> tuple[float, dict[str, float]]:
+    profiler = cProfile.Profile()
+    started = time.perf_counter()
+    profiler.enable()
+    concrete = loop.get_concrete_function(*args)
+    profiler.disable()
+    seconds = time.perf_counter() - started
+    stats = pstats.Stats(profiler).stats  # type: ignore[attr-defined]
+    cumulative: dict[str, float] = {}
+    for (filename, _, name), (_, _, _, ct, _) in stats.items():
+        if name in TRACED and filename.endswith(TRACED[name]):
+            cumulative[name] = max(cumulative.get(name, 0.0), ct)
+    return seconds, cumulative | {"_concrete": concrete}  # type: ignore[dict-item]
+
+
+def profile(workload: workloads.Workload, steps: int = 200, repeats: int = 5) -> dict[str, Any]:
+    """Op counts, trace times and per-step times of the engine's loop vs the bare loop."""
+    import tensorflow as tf
+
+    from trainspec.engine.loop import build_loop
+    from trainspec.engine.prepare import prepare
+    from trainspec.engine.schedule import batch_indices
+
+    tf.get_logger().setLevel("ERROR")
+    recipe = workload.recipe(steps)
+    idx = batch_indices(workloads.DIGITS_N, steps * (repeats + 1), 32, 1)
+    out: dict[str, Any] = {"workload": workload.name}
+    loops = {}
+    for kind in ("engine", "bare"):
+        p = prepare(recipe)
+        p.optimizer.build(p.model.trainable_variables)
+        loop = build_loop(p) if kind == "engine" else workloads.baseline_loop(p)
+        x, y = (tf.constant(a) for a in p.train)
+        trace, cumulative = _trace_profile(loop, (x, y, tf.constant(idx[:steps])))
+        concrete = cumulative.pop("_concrete")
+        body, outside = _body_ops(concrete)
+        started = time.perf_counter()
+        loop(x, y, tf.constant(idx[:steps]))["loss"].numpy()
+        first = time.perf_counter() - started
+        out[kind] = {"trace": trace, "first_call": first, "body_ops": dict(body),
+                     "body_total": sum(body.values()), "outside_ops": outside,
+                     "total_ops": sum(body.values()) + outside, "trace_python": cumulative,
+                     "variables": len(p.model.trainable_variables), "layers": len(p.layers),
+                     "activations": len(p.acts)}
+        loops[kind] = (loop, x, y)
+    per_step: dict[str, list[float]] = {"engine": [], "bare": []}
+    for r in range(repeats):
+        chunk = tf.constant(idx[(r + 1) * steps : (r + 2) * steps])
+        for kind, (loop, x, y) in loops.items():
+            started = time.perf_counter()
+            loop(x, y, chunk)["loss"].numpy()
+            per_step[kind].append((time.perf_counter() - started) / steps)
+    for kind in loops:
+        out[kind]["step"] = statistics.median(per_step[kind])
+    return out
+
+
+def markdown(results: list[dict[str, Any]]) -> str:
+    """The summary table README shows."""
+    lines = ["| workload | ops: engine / bare (body) | step | " + " | ".join(SCOPES)
+             + " | outside body | trace s: engine / bare | per step ms: engine / bare |",
+             "|---|---|---|" + "---|" * len(SCOPES) + "---|---|---|"]
+    for r in results:
+        e, b = r["engine"], r["bare"]
+        scopes = " | ".join(str(e["body_ops"].get(s, 0)) for s in SCOPES)
+        lines.append(
+            f"| {r['workload']} ({e['layers']} layers, {e['variables']} variables, "
+            f"{e['activations']} activations) | {e['total_ops']} / {b['total_ops']} "
+            f"({e['body_total']} / {b['body_total']}) | {e['body_ops'].get('step', 0)} | {scopes} "
+            f"| {e['outside_ops']} / {b['outside_ops']} | {e['trace']:.2f} / {b['trace']:.2f} "
+            f"| {1000 * e['step']:.2f} / {1000 * b['step']:.2f} |")
+    lines.append("")
+    lines.append("Python time of the engine's trace by function (cProfile, cumulative, s): " + "; ".join(
+        f"{r['workload']}: " + ", ".join(f"{k} {v:.2f}" for k, v in sorted(
+            r["engine"]["trace_python"].items(), key=lambda kv: -kv[1]))
+        for r in results))
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.profile", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--json", type=Path, default=ROOT / "benchmarks" / "profile.json")
+    args = parser.parse_args(argv)
+    load_before = report.load()
+    results = [profile(w) for w in (workloads.MLP, workloads.DEEP)]
+    doc = {"created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "load_before": load_before,
+           "load_after": report.load(), "results": results}
+    args.json.write_text(json.dumps(doc, indent=2) + "\n")
+    print(markdown(results))
+    print(f"\nload average {load_before} before, {doc['load_after']} after; wrote {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
