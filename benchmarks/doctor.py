@@ -49,7 +49,8 @@ CURRICULUM_FAMILY = {
     "initialisation": "initialisation", "selu": "initialisation", "batchnorm": "data",
     "early_stopping": "regularisation", "regularisation_l2": "regularisation",
     "regularisation_l1": "regularisation", "regularisation_dropout": "regularisation",
-    "transfer_learning": "regularisation", "momentum": "learning_rate",
+    "transfer_learning": "regularisation", "transfer_learning_fine_tuned": "regularisation",
+    "momentum": "learning_rate",
     "wrong_loss": "output_and_loss", "checkpointing": "regularisation",
 }
 
