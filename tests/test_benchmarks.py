@@ -58,9 +58,12 @@ def test_probe_overhead_and_series_rows(tiny_plan, tmp_path):
 def test_train_against_the_bare_loop_row(tiny_plan):
     tiny_plan.bare_steps, tiny_plan.bare_tries = 20, 1
     details: dict = {}
-    [row] = bench.figure7(tiny_plan, details)
+    row, trace, rest = bench.figure7(tiny_plan, details)
     assert row.id == "train_vs_bare[mlp_3x128]" and row.target == 1.3
-    assert row.ratio is not None and math.isfinite(row.ratio) and row.ratio > 0
+    assert trace.id == "train_vs_bare_trace[mlp_3x128]"
+    assert rest.id == "train_vs_bare_rest[mlp_3x128]"
+    for r in (row, trace, rest):  # tracing and the rest are reported apart, as ratios
+        assert r.figure == 7 and r.ratio is not None and math.isfinite(r.ratio) and r.ratio > 0
     versus = details["versus_bare"][0]
     assert versus["steps"] == 20 and versus["layers"] == 4
     assert 0 < versus["bare_trace"] < versus["bare"]
