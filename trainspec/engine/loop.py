@@ -76,7 +76,7 @@ def record_probes(p: Prepared, yb: Any, y_pred: Any, acts: list, grads: list, be
     around the update; the weight norms before it are the previous step's ``weight`` (carried
     by the loop, not computed twice).  The three per-layer norms are one fused reduction
     (:func:`probes.layer_norms`)."""
-    # the name scopes let benchmarks/profile.py count the ops of each probe
+    # the name scopes let benchmarks/op_profile.py count the ops of each probe
     with tf.name_scope("probe_metrics"):
         metrics = [tf.reduce_mean(tf.cast(fn(yb, y_pred), tf.float32)) for _, fn in p.metric_fns]
     with tf.name_scope("probe_norms"):

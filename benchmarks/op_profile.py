@@ -1,4 +1,4 @@
-"""Where the probed loop's trace and steps go: ``python -m benchmarks.profile [--json PATH]``.
+"""Where the probed loop's trace and steps go: ``python -m benchmarks.op_profile [--json PATH]``.
 
 For each workload of figure 1, the engine's traced loop against the bare loop of
 :func:`benchmarks.workloads.baseline_loop` on the same prepared recipe:
@@ -13,7 +13,7 @@ For each workload of figure 1, the engine's traced loop against the bare loop of
 - tracing time and per-step time of both loops, timed alternately in this process.
 
 Op counts are deterministic (they are the evidence that survives a loaded machine); times are
-ratios of the same run.  Results go to ``benchmarks/profile.json`` and a Markdown summary.
+ratios of the same run.  Results go to ``benchmarks/op_profile.json`` and a Markdown summary.
 """
 
 from __future__ import annotations
@@ -142,9 +142,9 @@ def markdown(results: list[dict[str, Any]]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.profile", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.op_profile", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--json", type=Path, default=ROOT / "benchmarks" / "profile.json")
+    parser.add_argument("--json", type=Path, default=ROOT / "benchmarks" / "op_profile.json")
     args = parser.parse_args(argv)
     load_before = report.load()
     results = [profile(w) for w in (workloads.MLP, workloads.DEEP)]
