@@ -9,6 +9,7 @@ registered in ``trainspec.events.LISTENERS`` are told of every run it returns.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 
 import numpy as np
@@ -23,6 +24,7 @@ from trainspec.engine.memo import (
     remembered,
 )
 from trainspec.engine.prepare import prepare, restore
+from trainspec.engine.prepared import Prepared
 from trainspec.events import LISTENERS
 from trainspec.recipe import Recipe
 from trainspec.run import Run
@@ -41,16 +43,7 @@ def train(recipe: Recipe) -> Run:
     # the same recipe object again: no need to build and hash its model
     run = remembered(known_fingerprint(recipe))
     if run is None:
-        prepared = prepare(recipe)
-        try:
-            if prepared.unreadable:  # code we cannot hash: neither memoised nor cached
-                warn_uncached(recipe.label, prepared.unreadable)
-                run = execute(prepared)
-            else:
-                remember_fingerprint(recipe, prepared.fingerprint)
-                run = recorded_or_trained(prepared)
-        finally:
-            restore(prepared)  # a model trained in place gets its initial variables back
+        run = _prepared_run(recipe, recorded_or_trained)
     if run.label != recipe.label:  # the name is not in the fingerprint: a shared run takes
         run = replace(run, label=recipe.label)  # the asking recipe's, whoever trained it first
     for listener in list(LISTENERS):
@@ -75,16 +68,7 @@ def trained_weights(recipe: Recipe) -> list[np.ndarray]:
     """
     if not isinstance(recipe, Recipe):
         raise TypeError(f"trained_weights() takes a trainspec.Recipe, got {type(recipe).__name__}")
-    prepared = prepare(recipe)
-    try:
-        if prepared.unreadable:  # code we cannot hash: neither memoised nor cached
-            warn_uncached(recipe.label, prepared.unreadable)
-            run = execute(prepared)
-        else:
-            remember_fingerprint(recipe, prepared.fingerprint)
-            run = recorded_with_weights(prepared)
-    finally:
-        restore(prepared)
+    run = _prepared_run(recipe, recorded_with_weights)
     assert run.final_weights is not None
     return [np.array(w) for w in run.final_weights]
 
@@ -97,3 +81,17 @@ def fingerprint(recipe: Recipe) -> str:
         True
     """
     return prepare(recipe).fingerprint
+
+
+def _prepared_run(recipe: Recipe, kept: Callable[[Prepared], Run]) -> Run:
+    """Prepare ``recipe`` and get its run through ``kept`` (the memo, then the disk cache, then
+    training); code the fingerprint cannot hash is trained every time, never kept."""
+    prepared = prepare(recipe)
+    try:
+        if prepared.unreadable:
+            warn_uncached(recipe.label, prepared.unreadable)
+            return execute(prepared)
+        remember_fingerprint(recipe, prepared.fingerprint)
+        return kept(prepared)
+    finally:
+        restore(prepared)  # a model trained in place gets its initial variables back

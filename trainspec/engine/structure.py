@@ -49,41 +49,10 @@ def match_inputs(x: nested.Arrays, model: Any, what: str, label: str) -> nested.
     """``x`` as the model takes it: one array for one input, else a tuple in ``model.inputs``
     order (a dict matched by input name, a list by position).  ``what`` names the field
     (``"data x"``).  A model without symbolic inputs gets ``x`` as given."""
-    field = what.split()[0]
     names = input_names(model)
     if names is None:
         return x
-    n = len(names)
-    if isinstance(x, np.ndarray):
-        if n > 1:
-            raise DataError(
-                f"the model has {n} inputs ({_names(names)}) but {what} is one array; give a "
-                f"list (by position) or a dict (by input name) of {n} arrays",
-                field=field, recipe=label,
-            )
-        return x
-    if isinstance(x, tuple):
-        if len(x) != n:
-            raise DataError(
-                f"{what} is a list of {len(x)} arrays but the model has {n} input(s) "
-                f"({_names(names)}); give one array per input",
-                field=field, recipe=label,
-            )
-        return x
-    for key in x:
-        if key not in names:
-            raise DataError(
-                f"{what}[{key!r}] matches no model input; the model's inputs are {_names(names)}",
-                field=field, recipe=label,
-            )
-    for name in names:
-        if name not in x:
-            raise DataError(
-                f"{what} has no array for the model input {name!r}; the model's inputs are "
-                f"{_names(names)}",
-                field=field, recipe=label,
-            )
-    return x[names[0]] if n == 1 else tuple(x[name] for name in names)
+    return _match(x, names, what, label, part="input", item="array")
 
 
 def feed(model: Any, x: Any) -> Any:
@@ -129,39 +98,47 @@ def flat_outputs(names: list[str], y_pred: Any) -> list[Any]:
 
 def match_targets(y: nested.Arrays, names: list[str], what: str, label: str) -> nested.Arrays:
     """``y`` in the order of the outputs ``names``: one array for one output, else a tuple."""
+    return _match(y, names, what, label, part="output", item="target array")
+
+
+def _match(arrays: nested.Arrays, names: list[str], what: str, label: str, *, part: str,
+           item: str) -> nested.Arrays:
+    """``arrays`` in the order of the model's ``names`` (its inputs or outputs, ``part``): one
+    array for one, else a tuple; a list is taken by position, a dict by name."""
     field = what.split()[0]
     n = len(names)
-    if isinstance(y, np.ndarray):
+    if isinstance(arrays, np.ndarray):
         if n > 1:
             raise DataError(
-                f"the model has {n} outputs ({_names(names)}) but {what} is one array; give a "
-                f"list (by position) or a dict (by output name) of {n} target arrays",
+                f"the model has {n} {part}s ({_names(names)}) but {what} is one array; give a "
+                f"list (by position) or a dict (by {part} name) of {n} {item}s",
                 field=field, recipe=label,
             )
-        return y
-    if isinstance(y, tuple):
-        if len(y) != n:
+        return arrays
+    if isinstance(arrays, tuple):
+        if len(arrays) != n:
             raise DataError(
-                f"{what} is a list of {len(y)} target arrays but the model has {n} output(s) "
-                f"({_names(names)}); give one target array per output",
+                f"{what} is a list of {len(arrays)} {item}s but the model has {n} {part}(s) "
+                f"({_names(names)}); give one {item} per {part}",
                 field=field, recipe=label,
             )
-        return y
-    for key in y:
+        return arrays
+    for key in arrays:
         if key not in names:
             raise DataError(
-                f"{what}[{key!r}] matches no model output; the model's outputs are "
+                f"{what}[{key!r}] matches no model {part}; the model's {part}s are "
                 f"{_names(names)}",
                 field=field, recipe=label,
             )
     for name in names:
-        if name not in y:
+        if name not in arrays:
+            noun = "array" if part == "input" else "target"
             raise DataError(
-                f"{what} has no target for the model output {name!r}; the model's outputs are "
+                f"{what} has no {noun} for the model {part} {name!r}; the model's {part}s are "
                 f"{_names(names)}",
                 field=field, recipe=label,
             )
-    return y[names[0]] if n == 1 else tuple(y[name] for name in names)
+    return arrays[names[0]] if n == 1 else tuple(arrays[name] for name in names)
 
 
 def per_output(spec: Any, names: list[str], field: str, label: str,
