@@ -7,6 +7,7 @@ rename so that a reader never sees half a file.
 
 from __future__ import annotations
 
+import math
 import os
 import platform
 import re
@@ -14,6 +15,7 @@ import sys
 import tempfile
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 
 def environment() -> dict[str, str | None]:
@@ -57,6 +59,23 @@ _TF_NOISE = re.compile(
     r"All log messages before absl::InitializeLog|cudart_stub\.cc|cuda_platform\.cc|cuInit|"
     r"cpu_feature_guard\.cc|To enable the following instructions|rebuild TensorFlow with"
 )
+
+
+def json_safe(value: Any) -> Any:
+    """``value`` with every NaN/Inf float as None (JSON has neither) and every mapping key a
+    string, through dicts, lists and tuples.
+
+    Example:
+        >>> json_safe({"loss": [1.0, float("nan")], 2: (float("inf"),)})
+        {'loss': [1.0, None], '2': [None]}
+    """
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    return value
 
 
 def import_tensorflow_quietly() -> None:

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from trainspec.environment import write_atomic
+from trainspec.environment import json_safe, write_atomic
 
 PROPERTY = "trainspec_grade"
 #: Gradescope's visibility values (https://gradescope-autograders.readthedocs.io).
@@ -189,14 +189,5 @@ def _fmt(value: Any) -> str:
 
 def write(path: Path, document: dict) -> None:
     """Write ``results.json`` atomically (NaN/Inf have no JSON form: they become null)."""
-    write_atomic(path, json.dumps(_clean(document), indent=2, allow_nan=False) + "\n")
+    write_atomic(path, json.dumps(json_safe(document), indent=2, allow_nan=False) + "\n")
 
-
-def _clean(value: Any) -> Any:
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {k: _clean(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_clean(v) for v in value]
-    return value

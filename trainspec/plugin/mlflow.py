@@ -46,6 +46,7 @@ from typing import Any
 import pytest
 
 from trainspec import events
+from trainspec.environment import json_safe
 from trainspec.plugin.keys import RUNS_KEY, TARGET_KEY
 from trainspec.plugin.observe import plain_nodeid
 from trainspec.plugin.results import ResultBook, SpecResult
@@ -329,7 +330,7 @@ class MlflowHook:
 
             write_run(run, folder / "tensorboard")
             client.log_artifacts(run_id, str(folder / "tensorboard"), "tensorboard")
-            (folder / "run.json").write_text(json.dumps(_clean(summary), indent=2) + "\n")
+            (folder / "run.json").write_text(json.dumps(json_safe(summary), indent=2) + "\n")
             client.log_artifact(run_id, str(folder / "run.json"))
         finally:
             shutil.rmtree(folder, ignore_errors=True)
@@ -447,22 +448,13 @@ def finish_runs(client: Any, claims: Path, book: ResultBook) -> int:
             document = {"schema": "trainspec-mlflow-run", "version": 1, "experiment": experiment,
                         "fingerprint": fingerprint, "specs": specs}
             (folder / "trainspec-result.json").write_text(
-                json.dumps(_clean(document), indent=2, allow_nan=False) + "\n")
+                json.dumps(json_safe(document), indent=2, allow_nan=False) + "\n")
             client.log_artifact(run_id, str(folder / "trainspec-result.json"))
         finally:
             shutil.rmtree(folder, ignore_errors=True)
         client.set_terminated(run_id, "FINISHED")
     return len(entries)
 
-
-def _clean(value: Any) -> Any:
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {str(k): _clean(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_clean(v) for v in value]
-    return value
 
 
 __all__ = ["MlflowHook", "MlflowWarning", "experiment_name", "finish_runs", "model_summary", "require_mlflow",

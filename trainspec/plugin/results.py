@@ -7,7 +7,6 @@ test report (``report.trainspec``) and is collected by :class:`ResultBook` on th
 from __future__ import annotations
 
 import json
-import math
 import os
 from collections import defaultdict
 from dataclasses import asdict, dataclass, field
@@ -15,7 +14,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from trainspec.constants import JSON_SCHEMA_NAME, JSON_SCHEMA_VERSION, Outcome, Variant, Verdict
-from trainspec.environment import environment, write_atomic
+from trainspec.environment import environment, json_safe, write_atomic
 
 PROPERTY = "trainspec"
 
@@ -211,18 +210,8 @@ class ResultBook:
         }
 
 
-def _clean(value: Any) -> Any:
-    """JSON has no NaN/Inf: they become null."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {str(k): _clean(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_clean(v) for v in value]
-    return value
-
 
 def write_json(book: ResultBook, path: str | os.PathLike[str], exitstatus: int | None) -> None:
     """Write the results document to ``path`` atomically."""
-    document = _clean(book.to_document(exitstatus))
+    document = json_safe(book.to_document(exitstatus))
     write_atomic(path, json.dumps(document, indent=2, allow_nan=False) + "\n")
