@@ -158,6 +158,9 @@ def test_sigint_keeps_the_report_and_the_json_of_what_ran(pytester):
 
         @trainspec.applies_to(GOOD)
         def test_zz_interrupted(run):
+            # a shell without job control starts background jobs with SIGINT ignored, and
+            # Python keeps it so: restore what an interactive Ctrl-C meets
+            signal.signal(signal.SIGINT, signal.default_int_handler)
             os.kill(os.getpid(), signal.SIGINT)
         """
     ))
