@@ -18,8 +18,9 @@ import numpy as np
 from trainspec.engine.codehash import code_digest
 
 #: Bump when the engine changes what it records, so old fingerprints no longer match.
-# 2: fused norms; 3: frozen layers, no-gradient variables, unprobed layers, several outputs
-ENGINE_VERSION = "3"
+# 2: fused norms; 3: frozen layers, no-gradient variables, unprobed layers, several outputs;
+# 4: fused activation statistics (the same statistics, other rounding)
+ENGINE_VERSION = "4"
 
 _SIMPLE = (int, float, str, bool, type(None))
 

@@ -85,14 +85,14 @@ def record_probes(p: Prepared, yb: Any, y_pred: Any, acts: list, grads: list, be
             probes.layer_norms([grads, after, moved], [lp.var_idx for lp in p.layers])
         )
     with tf.name_scope("probe_activations"):
-        act_stats = [probes.activation_stats(a, ap.kind)
-                     for a, ap in zip(acts, p.acts, strict=False)]
+        # one fused computation for every activation layer
+        act_stats = probes.fused_activation_stats(acts, [ap.kind for ap in p.acts])
     return {
         "metrics": tf.stack(metrics) if metrics else tf.zeros([0]),
         "grad": gvec,
         "weight": wvec,
         "moved": mvec,
-        "act": tf.stack(act_stats) if act_stats else tf.zeros([0, 4]),
+        "act": act_stats,
     }
 
 
