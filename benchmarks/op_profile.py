@@ -42,7 +42,8 @@ SCOPES = ("probe_reads", "probe_norms", "probe_activations", "probe_metrics", "p
 
 #: Engine functions whose cumulative trace time the profile reports.
 TRACED = {"step": "step.py", "record_probes": "loop.py", "read": "loop.py",
-          "all_finite": "loop.py", "layer_norms": "probes.py", "activation_stats": "probes.py",
+          "checked": "loop.py", "layer_norms": "probes.py",
+          "fused_activation_stats": "probes.py",
           "gradient": "backprop.py", "apply_gradients": "base_optimizer.py"}
 
 

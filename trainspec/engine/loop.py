@@ -36,7 +36,7 @@ from trainspec.engine.structure import feed
 EVAL_BATCH = 1024
 
 #: Keys of the per-step arrays the loop returns, in the order of the parts of its row.
-KEYS = ("loss", "metrics", "grad", "weight", "ratio", "act")
+KEYS = ("loss", "grad", "weight", "act", "metrics", "ratio")
 
 _traces = 0
 
@@ -96,25 +96,26 @@ def record_probes(p: Prepared, yb: Any, y_pred: Any, acts: list, grads: list, be
     }
 
 
-def all_finite(loss: Any, row: dict[str, Any]) -> Any:
-    """True when the loss, every gradient and weight norm and every activation statistic of the
-    step are finite (the loop stops after the first step where one is not)."""
-    checked = tf.concat(
+def checked(loss: Any, row: dict[str, Any]) -> Any:
+    """The values of the step that must be finite, in one vector: the loss, every gradient and
+    weight norm and every activation statistic (the loop stops after the first step where one
+    is not).  They start the step's row, so the row is this vector and the rest."""
+    return tf.concat(
         [tf.reshape(loss, [1]), row["grad"], row["weight"], tf.reshape(row["act"], [-1])], 0
     )
-    return tf.reduce_all(tf.math.is_finite(checked))
 
 
 def row_widths(p: Prepared) -> list[int]:
-    """Widths of the per-step row's parts, in the order of ``KEYS``: the loss, the metrics, three
-    per-layer norms, four statistics per activation."""
+    """Widths of the per-step row's parts, in the order of ``KEYS``: the loss, two per-layer
+    norms, four statistics per activation (the values that must be finite), the metrics, the
+    update ratios."""
     n_layers = len(p.layers)
-    return [1, len(p.metric_fns), n_layers, n_layers, n_layers, 4 * len(p.acts)]
+    return [1, n_layers, n_layers, 4 * len(p.acts), len(p.metric_fns), n_layers]
 
 
 def split_rows(p: Prepared, rows: Any) -> dict[str, Any]:
     """The loop's stacked rows ``(steps, width)`` cut into one array per key of ``KEYS``."""
-    loss, metrics, grad, weight, ratio, act = tf.split(rows, row_widths(p), axis=1)
+    loss, grad, weight, act, metrics, ratio = tf.split(rows, row_widths(p), axis=1)
     return {"loss": tf.reshape(loss, [-1]), "metrics": metrics, "grad": grad, "weight": weight,
             "ratio": ratio, "act": tf.reshape(act, [tf.shape(rows)[0], len(p.acts), 4])}
 
@@ -189,12 +190,11 @@ def _make_body(p: Prepared) -> Callable[..., tuple]:
             after = read(variables)  # read after the update (program order)
         row = record_probes(p, yb, y_pred, acts, grads, before, after)
         with tf.name_scope("probe_row"):
-            finite = all_finite(loss, row)
-            # every per-step value in one row of one TensorArray
-            rows = rows.write(i, tf.concat([
-                tf.reshape(loss, [1]), row["metrics"], row["grad"], row["weight"],
-                row["moved"] / tf.maximum(base, 1e-12), tf.reshape(row["act"], [-1]),
-            ], 0))
+            values = checked(loss, row)
+            finite = tf.reduce_all(tf.math.is_finite(values))
+            # every per-step value in one row of one TensorArray, the checked values first
+            rows = rows.write(i, tf.concat(
+                [values, row["metrics"], row["moved"] / tf.maximum(base, 1e-12)], 0))
         # dense, in the variables' dtype, so every step's gradients fit the loop variable
         grads = tuple(
             tf.cast(tf.convert_to_tensor(g), v.dtype) for g, v in zip(grads, variables, strict=True)

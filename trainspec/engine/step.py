@@ -100,7 +100,9 @@ def make_step(p: Prepared) -> Callable[[Any, Any], tuple[Any, Any, list, list]]:
         if custom is None:
             with tf.GradientTape() as tape:
                 acts, y_pred = forward(xb, True)
-                loss = mean_loss(p, yb, y_pred) + regularization(model)
+                loss = mean_loss(p, yb, y_pred)
+                if model.losses:  # no "+ 0.0" op in the step when there is nothing to add
+                    loss = loss + regularization(model)
             grads = tape.gradient(loss, variables)
             optimizer.apply_gradients(
                 [(g, v) for g, v in zip(grads, variables, strict=False) if g is not None]
