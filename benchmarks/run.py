@@ -56,6 +56,7 @@ class Plan:
         self.overhead_steps = 100 if quick else 200
         self.overhead_repeats = 3 if quick else 7
         self.overhead_tries = 2  # end to end: the better of two
+        self.overhead_traces = 2 if quick else 5  # tracing: the median of five
         self.fit_steps = 128 if quick else 384  # multiples of one epoch (2048 / 32 = 64 batches)
         self.fit_repeats = 1 if quick else 2
         self.suite_steps = 100 if quick else 200
@@ -74,7 +75,7 @@ def figure1(plan: Plan, details: dict[str, Any]) -> list[Row]:
     rows = []
     for workload in plan.overhead_workloads:
         o = workloads.probe_overhead(workload, plan.overhead_steps, plan.overhead_repeats,
-                                     plan.overhead_tries)
+                                     plan.overhead_tries, plan.overhead_traces)
         details.setdefault("probe_overhead", []).append(dict(asdict(o), steady_ratio=o.steady_ratio,
                                                              e2e_ratio=o.e2e_ratio,
                                                              trace_ratio=o.trace_ratio))
@@ -93,7 +94,7 @@ def figure1(plan: Plan, details: dict[str, Any]) -> list[Row]:
             measured=seconds(o.probed_trace), baseline=seconds(o.baseline_trace),
             ratio=o.trace_ratio, target=1.5,
             note="get_concrete_function of the engine's loop vs the same loop recording only the "
-                 "loss, same prepared recipe",
+                 f"loss, same recipe; median of {plan.overhead_traces} traces each, alternating",
         ))
         rows.append(Row(
             id=f"probe_overhead_e2e[{o.workload}]", figure=1,

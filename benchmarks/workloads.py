@@ -185,14 +185,17 @@ def _fetch(out: dict[str, Any]) -> dict[str, np.ndarray]:
     return {k: v.numpy() for k, v in out.items() if k != "grads"}
 
 
-def probe_overhead(workload: Workload, steps: int, repeats: int, tries: int = 2) -> Overhead:
+def probe_overhead(workload: Workload, steps: int, repeats: int, tries: int = 2,
+                   traces: int = 5) -> Overhead:
     """Time the engine's probed loop against :func:`baseline_loop` on the same prepared recipe.
 
     Steady state: each loop is traced by a first call, then called ``repeats`` times on
     ``steps`` fresh batch indices (the two loops alternate, so load on the machine hits both);
     the median per-step time is kept.  End to end: ``engine.execute.execute`` against
     :func:`baseline_execute` on a freshly prepared recipe (optimizer build, tracing, every step,
-    results fetched), the better of ``tries`` each.
+    results fetched), the better of ``tries`` each.  Tracing: ``get_concrete_function`` of
+    each loop on a freshly prepared recipe, ``traces`` times alternating, the median kept (one
+    trace alone moved by a factor of two between runs on a shared machine).
     """
     import tensorflow as tf
 
@@ -205,7 +208,7 @@ def probe_overhead(workload: Workload, steps: int, repeats: int, tries: int = 2)
     recipe = workload.recipe(steps)
     loops: dict[str, Callable[..., Any]] = {}
     first_call: dict[str, float] = {}
-    trace: dict[str, float] = {}
+    traced: dict[str, list[float]] = {"probed": [], "baseline": []}
     idx = batch_indices(DIGITS_N, steps * (repeats + 1), 32, 1)
     x = y = None
     n_layers = 0
@@ -216,7 +219,8 @@ def probe_overhead(workload: Workload, steps: int, repeats: int, tries: int = 2)
         loops[kind] = build_loop(p) if kind == "probed" else baseline_loop(p)
         x, y = (tf.constant(a) for a in p.train)
         first = tf.constant(idx[:steps])
-        trace[kind], _ = _timed(lambda k=kind, x=x, y=y, c=first: loops[k].get_concrete_function(x, y, c))
+        seconds, _ = _timed(lambda k=kind, x=x, y=y, c=first: loops[k].get_concrete_function(x, y, c))
+        traced[kind].append(seconds)
         first_call[kind], _ = _timed(
             lambda k=kind, x=x, y=y, c=first: _fetch(loops[k](x, y, c))
         )
@@ -228,6 +232,16 @@ def probe_overhead(workload: Workload, steps: int, repeats: int, tries: int = 2)
             if len(out["loss"]) != steps:
                 raise RuntimeError(f"{workload.name}: the {kind} loop stopped early (non-finite)")
             per_step[kind].append(seconds / steps)
+
+    for _ in range(traces - 1):
+        for kind in ("probed", "baseline"):
+            p = prepare(recipe)
+            p.optimizer.build(p.model.trainable_variables)
+            fresh = build_loop(p) if kind == "probed" else baseline_loop(p)
+            first = tf.constant(idx[:steps])
+            seconds, _ = _timed(lambda f=fresh, c=first: f.get_concrete_function(x, y, c))
+            traced[kind].append(seconds)
+    trace = {kind: statistics.median(values) for kind, values in traced.items()}
 
     e2e: dict[str, float] = {"probed": float("inf"), "baseline": float("inf")}
     for _ in range(tries):
