@@ -11,8 +11,10 @@ step's graph doubled its size).  ``build_eval(p)`` is the validation pass, one `
 Both trace once, on their first call (``Traced``).
 
 The steps loop over ``tf.while_loop``; each step writes every value it records as one row of
-one ``TensorArray`` (the loss, metrics, the three per-layer norms from one fused reduction,
-activation statistics), cut into the arrays above after the loop.  Python only regains
+one ``TensorArray`` (the values that must be finite first: the loss, gradient and weight
+norms, activation statistics; then the metrics and update ratios; the three per-layer norms
+are one fused reduction, the activation statistics another), cut into the arrays above after
+the loop.  Python only regains
 control between chunks (for validation, Keras callbacks and progress).  XLA stays off: with op
 determinism it is far slower on CPU.
 """
