@@ -14,15 +14,12 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from trainspec.baseline.format import Mode, versions
 from trainspec.sparkline import sparkline
-
-if TYPE_CHECKING:
-    from trainspec.baseline.trajectory import Baseline
 
 #: Width of the sparklines in a message.
 _SPARK = 40
@@ -105,7 +102,7 @@ class Comparison:
     """The outcome of :meth:`Baseline.check`: ``ok``, the series ``mismatches`` and the summary
     ``figures`` outside their bands, and :meth:`message` for a failure."""
 
-    baseline: Baseline
+    baseline: Any  # the trajectory.Baseline checked (not imported: it imports this module)
     run: Any
     margin: float
     budget: float
