@@ -100,11 +100,11 @@ def test_known_names_match_keras():
     from keras.src.losses import ALL_OBJECTS_DICT as losses
     from keras.src.optimizers import ALL_OBJECTS_DICT as optimizers
 
-    from trainspec import recipe as module
+    from trainspec import compile_args as module
 
     internal = {"optimizer", "lossscaleoptimizer", "multioptimizer", "optimizermap",
                 "schedulefreeadamw"}
-    assert module._KERAS_OPTIMIZERS <= set(optimizers)
-    assert set(optimizers) - internal <= module._KERAS_OPTIMIZERS
-    assert module._KERAS_LOSSES <= set(losses)
-    assert set(losses) - {"Loss", "LossFunctionWrapper"} <= module._KERAS_LOSSES
+    assert module.KERAS_OPTIMIZERS <= set(optimizers)
+    assert set(optimizers) - internal <= module.KERAS_OPTIMIZERS
+    assert module.KERAS_LOSSES <= set(losses)
+    assert set(losses) - {"Loss", "LossFunctionWrapper"} <= module.KERAS_LOSSES

@@ -208,7 +208,7 @@ class BaselineFixture:
         session = _session(self._request.config)
         item = self._request.node
         nodeid = plain_nodeid(item.nodeid)
-        groups = lib._groups(series if series is not None else lib.DEFAULT_SERIES)
+        groups = lib.parse_groups(series if series is not None else lib.DEFAULT_SERIES)
         chosen = lib.Mode(mode) if mode else (
             lib.Mode.CLOSE if rtol is not None or atol is not None else lib.Mode.ENVELOPE)
         n_seeds = seeds if seeds is not None else int(
