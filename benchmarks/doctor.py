@@ -50,7 +50,7 @@ CURRICULUM_FAMILY = {
     "early_stopping": "regularisation", "regularisation_l2": "regularisation",
     "regularisation_l1": "regularisation", "regularisation_dropout": "regularisation",
     "transfer_learning": "regularisation", "transfer_learning_fine_tuned": "regularisation",
-    "momentum": "learning_rate",
+    "momentum": "optimizer",
     "wrong_loss": "output_and_loss", "checkpointing": "regularisation",
 }
 
@@ -59,7 +59,7 @@ CURRICULUM_FAMILY = {
 #: chance with every unit dead").
 SWEEP_CAUSE = {
     "learning_rate": {"learning_rate", "dead_units"},
-    "optimizer": {"learning_rate", "dead_units"},
+    "optimizer": {"learning_rate", "dead_units", "optimizer"},
     "hidden_sizes": {"architecture"},
     "loss": {"output_and_loss"},
     "activation_initializer": {"activation", "vanishing_gradient", "dead_units", "initialisation"},

@@ -50,6 +50,27 @@ def _off_centre() -> Run:
 
 SGD_AT_1 = SimpleNamespace(optimizer="sgd", learning_rate=1.0)
 
+
+def ravine_recipe(optimizer: object = "sgd", scales: tuple[float, float] = (1.0, 0.1)):
+    """A recipe stub: two features of the given scales, trained with ``optimizer``."""
+    x = np.random.default_rng(0).normal(size=(256, 2)) * np.array(scales)
+    return SimpleNamespace(optimizer=optimizer, learning_rate=0.1,
+                           split=lambda: ((x, x.sum(1, keepdims=True)), None))
+
+
+def _ravine() -> Run:
+    # a squared error that drops fast (the steep direction) then crawls (the flat one)
+    t = np.arange(N, dtype=np.float64)
+    loss = 6.0 * np.exp(-t / 3) + 3.0 * np.exp(-t / 150)
+    return make_run(loss, acc=None, n_classes=None, loss_name="mse")
+
+
+def _memorised() -> Run:
+    at = [19, 39, 59, 79]
+    return make_run(acc=1.0, val_history={"val_accuracy": series("val_accuracy",
+                                                                  [0.6, 0.62, 0.6, 0.6], at)},
+                    val={"val_accuracy": 0.6, "val_loss": 0.9})
+
 #: rule name -> a run that shows it (the healthy run, ``make_run()``, shows none of them).
 SHOWING: dict[str, Callable[[], Run]] = {
     "non_finite": lambda: make_run(np.concatenate([np.linspace(1.1, 5.0, 40), [np.nan]]),
@@ -77,6 +98,8 @@ SHOWING: dict[str, Callable[[], Run]] = {
     "off_centre_activations": _off_centre,
     "negative_crossentropy": lambda: make_run(np.linspace(0.5, -2.0, N)),
     "no_learnable_signal": lambda: make_run(acc=0.34),
+    "generalisation_gap": _memorised,
+    "ill_conditioned": lambda: (_ravine(), ravine_recipe()),
 }
 
 
@@ -148,8 +171,11 @@ def test_slow_convergence_defers_to_loss_not_decreasing():
 
 def test_validation_accuracy_at_chance():
     run = make_run(val={"val_accuracy": 0.3})
-    finding = next(f for f in trainspec.diagnose(run).findings)
-    assert finding.symptom is Symptom.ACCURACY_AT_CHANCE and "val_accuracy" in finding.evidence
+    diagnosis = trainspec.diagnose(run)
+    finding = next(f for f in diagnosis.findings if f.symptom is Symptom.ACCURACY_AT_CHANCE)
+    assert "val_accuracy" in finding.evidence
+    # 0.95 on the training batches: the model memorised them, the cause of the outcome
+    assert diagnosis.primary.symptom is Symptom.GENERALISATION_GAP
 
 
 def test_loss_at_log_c_without_an_accuracy_metric():
@@ -249,3 +275,42 @@ def test_off_centre_activations_need_harm():
     assert trainspec.diagnose(healthy).healthy
     d = trainspec.diagnose(run)
     assert d.primary.symptom is Symptom.OFF_CENTRE_ACTIVATIONS and d.primary.family == "activation"
+
+
+def test_ill_conditioned_needs_plain_sgd_features_apart_and_a_loss_still_falling():
+    rule = next(r for r in RULES if r.name == "ill_conditioned")
+    assert _check(rule, _ravine(), ravine_recipe())
+    for recipe in (ravine_recipe({"name": "sgd", "momentum": 0.9}), ravine_recipe("adam"),
+                   ravine_recipe(scales=(1.0, 0.5))):  # momentum, Adam, scales 2x apart
+        assert _check(rule, _ravine(), recipe) == []
+    settled = make_run(np.concatenate([np.linspace(9, 1, N // 2), np.full(N - N // 2, 1.0)]),
+                       acc=None, n_classes=None, loss_name="mse")
+    assert _check(rule, settled, ravine_recipe()) == []  # converged: nothing left to crawl
+    finding = _findings(_ravine(), ravine_recipe())[0]
+    assert finding.symptom is Symptom.ILL_CONDITIONED and finding.family == "optimizer"
+    assert "momentum" in finding.fixes[0]
+    assert not any("lower the learning rate" in fix for fix in finding.fixes)
+
+
+def test_generalisation_gap_is_measured_from_chance():
+    rule = next(r for r in RULES if r.name == "generalisation_gap")
+    found = _check(rule, _memorised())
+    assert found and found[0].family == "regularisation"
+    assert found[0].evidence["lost_share"] > 0.5
+    # 0.95 on training, 0.9 on validation: 7.5% of what was learned above chance is lost
+    close = make_run(acc=0.95, val={"val_accuracy": 0.9, "val_loss": 0.3})
+    assert _check(rule, close) == []
+    assert _check(rule, make_run(acc=1.0)) == []  # no validation data: nothing to compare
+
+
+def test_the_momentum_repair_gives_plain_sgd_momentum_and_skips_other_optimizers():
+    from trainspec import mutants
+
+    repaired = mutants.get("momentum")(trainspec.Recipe(
+        model=lambda: None, data=(np.zeros((32, 2)), np.zeros(32)), optimizer={"name": "sgd",
+        "clipnorm": 1.0}, learning_rate=0.1))
+    assert repaired.optimizer == {"name": "sgd", "clipnorm": 1.0, "momentum": 0.9}
+    assert repaired.learning_rate == 0.1
+    with pytest.raises(mutants.NotApplicable):
+        mutants.get("momentum")(trainspec.Recipe(model=lambda: None, optimizer="adam",
+                                                 data=(np.zeros((32, 2)), np.zeros(32))))

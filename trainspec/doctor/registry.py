@@ -42,7 +42,7 @@ ORDER = (
     Symptom.DEAD_UNITS, Symptom.NO_LEARNABLE_SIGNAL,
     Symptom.SATURATED_UNITS, Symptom.UPDATE_RATIO_OUT_OF_RANGE, Symptom.OSCILLATING_LOSS,
     Symptom.LOSS_NOT_DECREASING, Symptom.SLOW_CONVERGENCE, Symptom.ACCURACY_AT_CHANCE,
-    Symptom.OVERFITTING,
+    Symptom.OVERFITTING, Symptom.GENERALISATION_GAP, Symptom.ILL_CONDITIONED,
 )
 
 
@@ -58,7 +58,8 @@ TIER: dict[Symptom, int] = {
                      Symptom.UNCHANGED_WEIGHTS, Symptom.SATURATED_UNITS,
                      Symptom.NO_LEARNABLE_SIGNAL, Symptom.OFF_CENTRE_ACTIVATIONS), 2),
     **dict.fromkeys((Symptom.UPDATE_RATIO_OUT_OF_RANGE, Symptom.DIVERGING_LOSS,
-                     Symptom.OSCILLATING_LOSS, Symptom.SLOW_CONVERGENCE, Symptom.OVERFITTING), 1),
+                     Symptom.OSCILLATING_LOSS, Symptom.SLOW_CONVERGENCE, Symptom.OVERFITTING,
+                     Symptom.GENERALISATION_GAP, Symptom.ILL_CONDITIONED), 1),
     Symptom.LOSS_NOT_DECREASING: 0, Symptom.ACCURACY_AT_CHANCE: 0,
 }
 

@@ -46,6 +46,8 @@ REPAIRS_FOR: dict[Symptom, tuple[str, ...]] = {
     Symptom.EXCESSIVE_DROPOUT: ("dropout_02",),
     Symptom.LINEAR_MODEL: ("add_relu",),
     Symptom.OVERFITTING: ("early_stopping",),
+    Symptom.GENERALISATION_GAP: ("early_stopping",),
+    Symptom.ILL_CONDITIONED: ("momentum", "standardise_inputs"),
     Symptom.BOTTLENECK: ("widen",),
 }
 

@@ -60,6 +60,8 @@ class Symptom(str, Enum):
     BOTTLENECK = "bottleneck"
     OFF_CENTRE_ACTIVATIONS = "off_centre_activations"
     REGRESSION_LOSS_ON_CLASSES = "regression_loss_on_classes"
+    GENERALISATION_GAP = "generalisation_gap"
+    ILL_CONDITIONED = "ill_conditioned"
 
     def __str__(self) -> str:
         return self.value
@@ -111,6 +113,8 @@ FAMILY: dict[Symptom, str] = {
     Symptom.BOTTLENECK: "architecture",
     Symptom.EXCESSIVE_DROPOUT: "regularisation",
     Symptom.OVERFITTING: "regularisation",
+    Symptom.GENERALISATION_GAP: "regularisation",
+    Symptom.ILL_CONDITIONED: "optimizer",
     Symptom.UNCHANGED_WEIGHTS: "frozen",
     Symptom.FROZEN_VARIABLES: "frozen",
     Symptom.LOSS_NOT_DECREASING: "outcome",
@@ -138,6 +142,8 @@ LESSONS: dict[Symptom, tuple[str, ...]] = {
     Symptom.UNSCALED_INPUTS: ("unscaled_inputs", "batchnorm"),
     Symptom.LINEAR_MODEL: ("linear", "no_activation"),
     Symptom.OVERFITTING: ("early_stopping",),
+    Symptom.GENERALISATION_GAP: ("transfer_learning", "regularisation"),
+    Symptom.ILL_CONDITIONED: ("momentum",),
     Symptom.LEARNING_RATE_TOO_HIGH: ("high_learning_rate",),
     Symptom.SHRINKING_ACTIVATIONS: ("initialisation",),
     Symptom.PREPROCESSING_MISMATCH: ("input_noise",),

@@ -79,6 +79,15 @@ class Thresholds(BaseModel):
     # 2 x 256 net ends 15% above its best validation loss (GL 0.148) while its three
     # regularised fixes end within 0.074, and 0.2 missed it.
     overfit_rise: float = Field(0.1, gt=0)
+    # Goodfellow et al., Deep Learning (2016), 5.2 and 7: overfitting is a large gap between
+    # training and test error.  Flag when this share of the accuracy learned on the training set
+    # (training accuracy minus chance) is lost on validation (curriculum: healthy <= 0.07, a
+    # network trained from scratch on 50 images 0.58).
+    generalisation_gap: float = Field(0.25, gt=0, le=1)
+    # LeCun et al., "Efficient BackProp" (1998), 4.3/5: features of different scales stretch
+    # the Hessian's eigenvalues by the squared ratio; with plain SGD a run still crawling at the
+    # end over features this many times apart in scale (curvatures 25x apart) is in a ravine.
+    feature_scale_ratio: float = Field(5.0, gt=1)
     # Srivastava et al., JMLR 2014 ("Dropout"): retain probability 0.5 for hidden units, 0.8
     # for inputs; a drop rate above 0.5 starves the network.
     max_dropout: float = Field(0.5, gt=0, le=1)

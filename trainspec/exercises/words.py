@@ -41,6 +41,10 @@ OBSERVED = {
     "the training loss falls",
     "off_centre_activations": "the hidden layers' outputs are all on one side of zero, so the "
     "next layer's weights can only move together and learning is slow",
+    "generalisation_gap": "the model gets its training examples right but far fewer unseen "
+    "ones: it memorises instead of learning what generalises",
+    "ill_conditioned": "the inputs differ so much in scale that plain gradient descent zig-zags "
+    "down the steep side and crawls along the flat one",
     "regression_loss_on_classes": "a regression loss (squared or absolute error) is used on "
     "class labels, where it learns far more slowly than cross-entropy",
 }

@@ -18,6 +18,7 @@ from trainspec.doctor.rules.activations import DeadUnits, SaturatedUnits
 from trainspec.doctor.rules.base import Rule
 from trainspec.doctor.rules.centring import OffCentreActivations
 from trainspec.doctor.rules.chance import AccuracyAtChance
+from trainspec.doctor.rules.conditioning import IllConditioned
 from trainspec.doctor.rules.diverging import DivergingLoss
 from trainspec.doctor.rules.exploding import ExplodingGrowth, ExplodingRatio
 from trainspec.doctor.rules.initial_loss import BadInitialLoss
@@ -26,7 +27,7 @@ from trainspec.doctor.rules.learning_rate import LearningRateTooHigh
 from trainspec.doctor.rules.logits_floor import LogitsFloor
 from trainspec.doctor.rules.non_finite import NonFinite
 from trainspec.doctor.rules.oscillating import OscillatingLoss
-from trainspec.doctor.rules.overfitting import Overfitting
+from trainspec.doctor.rules.overfitting import GeneralisationGap, Overfitting
 from trainspec.doctor.rules.signal import NegativeCrossEntropy, NoLearnableSignal
 from trainspec.doctor.rules.stalled import LossNotDecreasing, SlowConvergence
 from trainspec.doctor.rules.unchanged import UnchangedWeights
@@ -37,10 +38,11 @@ from trainspec.doctor.rules.vanishing import VanishingGradient
 RULES: tuple[Rule, ...] = (
     NonFinite(), DivergingLoss(), ExplodingGrowth(), BadInitialLoss(), OscillatingLoss(),
     LossNotDecreasing(), SlowConvergence(), AccuracyAtChance(), LogitsFloor(), Overfitting(),
+    GeneralisationGap(),
     VanishingGradient(), ExplodingRatio(), UnchangedWeights(), DeadUnits(), SaturatedUnits(),
     LearningRateTooHigh(), ShrinkingActivations(), OffCentreActivations(), UpdateRatio(),
     NegativeCrossEntropy(),
-    NoLearnableSignal(),
+    NoLearnableSignal(), IllConditioned(),
 )
 
 __all__ = ["RULES", "Rule"]
