@@ -4,8 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from trainspec.doctor.evidence import (Context, accuracy_learned, accuracy_of, chance_accuracy,
-                                      optimizer_and_rate, still_falling)
+from trainspec.doctor.evidence import (
+    Context,
+    accuracy_learned,
+    accuracy_of,
+    chance_accuracy,
+    optimizer_and_rate,
+    still_falling,
+)
 from trainspec.doctor.rules.base import Rule
 from trainspec.doctor.symptoms import Finding, Symptom, finding, past
 
