@@ -86,11 +86,12 @@ class IllConditioned(Rule):
     The smallest and largest feature scale and their ratio, the loss at the middle and the end.
 
     ## Threshold
-    ``feature_scale_ratio`` = 5 (curvatures 25x apart): LeCun, Bottou, Orr and Müller, "Efficient BackProp" (1998),
-    sections 4.3 and 5: inputs should be scaled so that their covariances are about the same,
-    since the spread of the Hessian's eigenvalues (the squared scale ratio) decides how slowly
-    gradient descent converges; 5 rather than 10 so that a problem built 10x apart is not
-    missed when its sample's scales come out 9.9x apart (the curriculum's ravine: 10.2x); Goodfellow, Bengio and Courville, *Deep Learning* (2016),
+    ``feature_scale_ratio`` = 5 (curvatures 25x apart): LeCun, Bottou, Orr and Müller,
+    "Efficient BackProp" (1998), sections 4.3 and 5: inputs should be scaled so that their
+    covariances are about the same, since the spread of the Hessian's eigenvalues (the squared
+    scale ratio) decides how slowly gradient descent converges; 5 rather than 10 so that a
+    problem built 10x apart is not missed when its sample's scales come out 9.9x apart (the
+    curriculum's ravine: 10.2x).  Goodfellow, Bengio and Courville, *Deep Learning* (2016),
     8.3.2: momentum is designed for "high curvature, small but consistent gradients", the
     ravine of their figure 8.5.  Raw pixels differ in scale far more than 10x, so the rule also
     needs the run to show it: a classifier whose accuracy learned is not reported.
