@@ -1,24 +1,9 @@
 """Trajectory baselines: record how a recipe trains today, check a run against it after a refactor.
 
-A refactor that is mathematically the same (Sequential to functional, layers built in another
-order, another seed, another batch order) changes a training curve by float noise that grows
-over steps: an exact comparison fails every such refactor and one fixed ``rtol`` is too loose
-early and too tight late.  The default tolerance is a **seed envelope**: :func:`record` trains
-the recipe with ``seeds`` seeds (default 5: the recipe's own and the next four) and stores, per
-step of every chosen series smoothed with a centred moving average (``smoothing`` steps, default
-a tenth of the run, odd), a band: the 99% prediction interval for one more seed,
-
-    lo = min(min over seeds, mean - k sd),   hi = max(max over seeds, mean + k sd),
-    k = t(0.995, seeds - 1) * sqrt(1 + 1/seeds)        (5.04 for 5 seeds)
-
-(``sd``: the sample standard deviation across seeds, ``t``: Student's t quantile), plus
-summary figures per seed (final loss and accuracy: means of the last tenth of the steps; steps
-until the smoothed loss halves; each layer's median gradient norm).  :meth:`Baseline.check`
-smooths the run the same way and passes when at most ``budget`` (default 5%) of its steps lie
-outside the band widened on both sides by ``margin`` (default 0.05) times the series' typical
-size (the median of ``|mean|`` over steps), every summary figure lies inside its band widened
-the same way (by ``margin`` x its mean; steps to halve the loss by ``margin`` x the steps),
-and the trainable layers (class, parameter count) are those recorded.
+A refactor that is mathematically the same changes a training curve by float noise that grows
+over steps, so the default tolerance is a **seed envelope**: per step, a band that one more
+seed's run would stay inside 99% of the time (how it is computed: :mod:`.recording`; how a run
+is checked against it, with a margin and a budget of steps outside: :mod:`.trajectory`).
 
 ``mode="exact"`` stores the run itself and requires every value to be bitwise equal (what the
 engine guarantees on one machine with one set of versions); ``mode="close"`` stores the run and
