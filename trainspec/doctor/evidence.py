@@ -84,20 +84,25 @@ def accuracy_of(run: Run) -> tuple[str, np.ndarray] | None:
     return None
 
 
+def majority_share(recipe: Any) -> float | None:
+    """The majority class's share of the recipe's training labels (one-hot rows or class ids),
+    or None when they cannot be read as one array."""
+    try:
+        y = np.asarray(recipe.split()[0][1])
+        labels = y.argmax(-1) if y.ndim >= 2 and y.shape[-1] > 1 else y.reshape(len(y), -1)[:, 0]
+        _, counts = np.unique(np.round(labels), return_counts=True)
+        return float(counts.max() / counts.sum())
+    except Exception:
+        return None
+
+
 def chance_accuracy(run: Run, recipe: Any) -> float | None:
     """The accuracy of guessing: 1/C, or the majority class's share when the recipe is known."""
     if not run.n_classes or run.n_classes < 2:
         return None
     chance = 1.0 / run.n_classes
-    if recipe is not None:  # the majority class, when labels are imbalanced
-        try:
-            y = np.asarray(recipe.split()[0][1])
-            labels = y.argmax(-1) if y.ndim >= 2 and y.shape[-1] > 1 else y.reshape(len(y), -1)[:, 0]
-            _, counts = np.unique(np.round(labels), return_counts=True)
-            chance = max(chance, float(counts.max() / counts.sum()))
-        except Exception:
-            pass
-    return chance
+    share = majority_share(recipe) if recipe is not None else None
+    return max(chance, share) if share is not None else chance  # imbalanced labels
 
 
 def is_output(run: Run, act: Any) -> bool:
@@ -182,7 +187,7 @@ def rate_above_usual(recipe: Any, factor: float = 10.0) -> float | None:
     return rate / top if rate > top else None
 
 
-def accuracy_learned(ctx: Context) -> bool:
+def accuracy_learned(ctx: Context, chance: float | None = None) -> bool:
     """Whether the recorded accuracy shows the model learned: its median over the last window
     got at least half of the way from chance to 1, i.e. the model gets right more than half of
     what guessing gets wrong.
@@ -190,10 +195,10 @@ def accuracy_learned(ctx: Context) -> bool:
     The loss's own scale says little across losses: a hinge or a squared error on probabilities
     falls a few percent while the accuracy goes from chance to 0.65 (the loss sweep of the
     curriculum, ``examples/sweeps.py``), so the loss-shape rules defer to an accuracy that shows
-    learning.
+    learning.  ``chance`` replaces the run's own chance level when given.
     """
     acc = accuracy_of(ctx.run)
-    chance = chance_accuracy(ctx.run, ctx.recipe)
+    chance = chance if chance is not None else chance_accuracy(ctx.run, ctx.recipe)
     if acc is None or chance is None or ctx.curve is None or len(acc[1]) < ctx.curve.window:
         return False
     final = float(np.median(acc[1][-ctx.curve.window:]))

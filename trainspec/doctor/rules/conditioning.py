@@ -7,8 +7,8 @@ import numpy as np
 from trainspec.doctor.evidence import (
     Context,
     accuracy_learned,
-    accuracy_of,
     chance_accuracy,
+    majority_share,
     optimizer_and_rate,
     still_falling,
 )
@@ -42,28 +42,13 @@ def feature_scales(recipe: object) -> tuple[float, float] | None:
     return (float(std.min()), float(std.max())) if len(std) else None
 
 
-def _labels_chance(recipe: object) -> float | None:
-    """The majority class's share of the training labels (one-hot rows or ids), or None."""
-    try:
-        y = np.asarray(recipe.split()[0][1])  # type: ignore[attr-defined]
-        labels = y.argmax(-1) if y.ndim >= 2 and y.shape[-1] > 1 else y.reshape(len(y))
-        _, counts = np.unique(labels, return_counts=True)
-        return float(counts.max() / counts.sum())
-    except Exception:
-        return None
-
-
 def learned(ctx: Context) -> bool:
     """Whether a recorded accuracy got more than half of the way from chance to 1 (chance from
     the labels when the run does not know its class count, e.g. a custom loss)."""
-    if accuracy_learned(ctx):
-        return True
-    acc = accuracy_of(ctx.run)
-    if acc is None or ctx.curve is None or not len(acc[1]):
-        return False
-    chance = chance_accuracy(ctx.run, ctx.recipe) or _labels_chance(ctx.recipe)
-    final = float(np.median(acc[1][-ctx.curve.window:]))
-    return chance is not None and final >= chance + 0.5 * (1.0 - chance)
+    chance = chance_accuracy(ctx.run, ctx.recipe)
+    if chance is None and ctx.recipe is not None:
+        chance = majority_share(ctx.recipe)
+    return accuracy_learned(ctx, chance)
 
 
 class IllConditioned(Rule):
