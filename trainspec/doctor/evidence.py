@@ -84,6 +84,13 @@ def accuracy_of(run: Run) -> tuple[str, np.ndarray] | None:
     return None
 
 
+def val_accuracy(run: Run) -> float | None:
+    """The final validation accuracy (the first finite ``val_*acc*`` value recorded), or None."""
+    return next((float(v) for k, v in run.val.items()
+                 if k.startswith("val_") and "acc" in k and v is not None and np.isfinite(v)),
+                None)
+
+
 def majority_share(recipe: Any) -> float | None:
     """The majority class's share of the recipe's training labels (one-hot rows or class ids),
     or None when they cannot be read as one array."""

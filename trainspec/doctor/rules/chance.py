@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from trainspec.doctor.evidence import Context, accuracy_of, chance_accuracy
+from trainspec.doctor.evidence import Context, accuracy_of, chance_accuracy, val_accuracy
 from trainspec.doctor.rules.base import Rule
 from trainspec.doctor.symptoms import Finding, Symptom, finding
 
@@ -55,8 +55,7 @@ class AccuracyAtChance(Rule):
                      "regularisation penalty"],
                     evidence={"accuracy": final, "chance": chance}, strength=0.0,
                 )]
-        val_acc = next((float(v) for k, v in run.val.items() if k.startswith("val_") and "acc" in k
-                        and v is not None and np.isfinite(v)), None)
+        val_acc = val_accuracy(run)
         if val_acc is not None and val_acc <= at_chance:
             return [finding(
                 Symptom.ACCURACY_AT_CHANCE,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from trainspec.doctor.evidence import Context, accuracy_of, chance_accuracy
+from trainspec.doctor.evidence import Context, accuracy_of, chance_accuracy, val_accuracy
 from trainspec.doctor.rules.base import Rule
 from trainspec.doctor.symptoms import Finding, Symptom, finding, past
 
@@ -61,12 +61,6 @@ class Overfitting(Rule):
         )]
 
 
-def _validation_accuracy(run: object) -> float | None:
-    """The final validation accuracy (the first recorded ``val_*acc*`` value), or None."""
-    return next((float(v) for k, v in run.val.items()  # type: ignore[attr-defined]
-                 if k.startswith("val_") and "acc" in k and np.isfinite(v)), None)
-
-
 class GeneralisationGap(Rule):
     """
     ## What it does
@@ -108,7 +102,7 @@ class GeneralisationGap(Rule):
 
     def check(self, ctx: Context) -> list[Finding]:
         run, curve, t = ctx.run, ctx.curve, ctx.thresholds
-        val = _validation_accuracy(run)
+        val = val_accuracy(run)
         acc = accuracy_of(run)
         chance = chance_accuracy(run, ctx.recipe)
         if val is None or acc is None or chance is None or curve is None:
