@@ -559,6 +559,18 @@ def _relu_he(recipe: Recipe) -> Recipe:
     return _initializer(_he_normal, "he")(_hidden_to("relu")(recipe))
 
 
+def _lecun_normal() -> Any:
+    import keras
+
+    return keras.initializers.LecunNormal()
+
+
+def _selu_lecun(recipe: Recipe) -> Recipe:
+    """SELU hidden activations with LeCun-normal kernels: the self-normalising stack of
+    Klambauer et al. (2017), which keeps every layer near mean 0 / variance 1."""
+    return _initializer(_lecun_normal, "lecun")(_hidden_to("selu")(recipe))
+
+
 def _hidden_relu_on_linear(recipe: Recipe) -> Recipe:
     def edit(config: dict[str, Any], model: Any) -> set[str]:
         layers = _layers(config)
@@ -714,6 +726,8 @@ REPAIRS: tuple[Operator, ...] = (
     Operator("lr_x10", "hyperparameters", "the learning rate 10x higher", _scale_lr(10.0)),
     Operator("clipnorm", "optimiser", "gradients clipped to norm 1.0 (clipnorm=1.0)", _clipnorm),
     Operator("relu_he", "activation", "ReLU hidden activations with He initialisation", _relu_he),
+    Operator("selu_lecun", "activation", "SELU hidden activations with LeCun-normal "
+             "initialisation (self-normalising)", _selu_lecun),
     Operator("leaky_relu", "activation", "LeakyReLU hidden activations", _hidden_to("leaky_relu")),
     Operator("add_relu", "activation", "ReLU on the hidden layers that had no activation",
              _hidden_relu_on_linear),

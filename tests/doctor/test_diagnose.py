@@ -213,7 +213,8 @@ def test_overfitting_when_the_final_validation_loss_is_worse_than_the_best(train
      ("input_noise", {"preprocessing_mismatch", "accuracy_at_chance"}, "data"),
      ("softmax_logits", {"probabilities_as_logits"}, "output_and_loss"),
      ("momentum", {"ill_conditioned"}, "optimizer"),
-     ("transfer_learning", {"generalisation_gap"}, "regularisation")],
+     ("transfer_learning", {"generalisation_gap"}, "regularisation"),
+     ("selu", {"collapsed_representations"}, "initialisation")],
 )
 def test_the_doctor_on_curriculum_pairs(pair, expected, family):
     # the cheapest curriculum pairs (~4 s each): the broken model's symptom is named, its

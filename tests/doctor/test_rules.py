@@ -71,6 +71,30 @@ def _memorised() -> Run:
                                                                   [0.6, 0.62, 0.6, 0.6], at)},
                     val={"val_accuracy": 0.6, "val_loss": 0.9})
 
+def deep_recipe(activation: str = "relu", init: str = "he_normal", depth: int = 12,
+                labels: str = "blobs") -> trainspec.Recipe:
+    """A deep, narrow stack on three Gaussian blobs (or on labels drawn at random)."""
+    import keras
+
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 3, 240)
+    x = (rng.normal(size=(240, 8)) + 2.0 * np.eye(3, 8)[y]).astype("float32")
+    if labels == "random":
+        y = rng.integers(0, 3, 240)
+
+    def model():
+        return keras.Sequential([keras.Input((8,))] + [
+            keras.layers.Dense(16, activation, kernel_initializer=init) for _ in range(depth)] + [
+            keras.layers.Dense(3, "softmax")])
+
+    return trainspec.Recipe(model=model, data=(x, y), loss="sparse_categorical_crossentropy",
+                            seed=0)
+
+
+def _collapsed(acc: float = 0.34, depth: int = 12) -> Run:
+    return make_run(acc=acc, activations=[activation(f"d{i}", i) for i in range(depth + 1)])
+
+
 #: rule name -> a run that shows it (the healthy run, ``make_run()``, shows none of them).
 SHOWING: dict[str, Callable[[], Run]] = {
     "non_finite": lambda: make_run(np.concatenate([np.linspace(1.1, 5.0, 40), [np.nan]]),
@@ -100,6 +124,7 @@ SHOWING: dict[str, Callable[[], Run]] = {
     "no_learnable_signal": lambda: make_run(acc=0.34),
     "generalisation_gap": _memorised,
     "ill_conditioned": lambda: (_ravine(), ravine_recipe()),
+    "collapsed_representations": lambda: (_collapsed(), deep_recipe()),
 }
 
 
@@ -314,3 +339,85 @@ def test_the_momentum_repair_gives_plain_sgd_momentum_and_skips_other_optimizers
     with pytest.raises(mutants.NotApplicable):
         mutants.get("momentum")(trainspec.Recipe(model=lambda: None, optimizer="adam",
                                                  data=(np.zeros((32, 2)), np.zeros(32))))
+
+
+def test_top_share_is_one_for_inputs_along_one_direction():
+    from trainspec.doctor.rules.collapse import top_share
+
+    rng = np.random.default_rng(0)
+    along = np.outer(rng.normal(size=64), rng.normal(size=16)) + 3.0
+    assert top_share(along) == pytest.approx(1.0)
+    assert top_share(rng.normal(size=(256, 16))) < 0.2  # spread evenly: about 1/16
+    assert top_share(np.ones((8, 4))) == 1.0  # every input the same
+
+
+def test_collapse_is_the_cause_of_a_deep_stack_at_chance_and_not_the_learning_rate():
+    from trainspec.doctor.rules.collapse import step0_shares
+
+    shares = step0_shares(deep_recipe())
+    assert shares[0][1] < 0.75 <= shares[-1][1], shares  # measured on the built model
+    tiny_updates = [layer(f"d{i}", i, update=1e-5) for i in range(13)]
+    run = make_run(acc=0.34, layers=tiny_updates,
+                   activations=[activation(f"d{i}", i) for i in range(13)])
+    found = _findings(run, deep_recipe())
+    assert found[0].symptom is Symptom.COLLAPSED_REPRESENTATIONS, found
+    assert found[0].family == "initialisation" and "SELU" in found[0].fixes[0]
+    assert found[0].evidence["share_last"] >= 0.75 > found[0].evidence["share_first"]
+    ratio = next(f for f in found if f.symptom is Symptom.UPDATE_RATIO_OUT_OF_RANGE)
+    assert not any("raise the learning rate" in fix for f in found for fix in f.fixes), ratio
+
+
+@pytest.mark.parametrize("case", ["learned", "random labels", "self-normalising", "shallow",
+                                  "no recipe"])
+def test_collapse_needs_depth_a_model_that_did_not_learn_and_labels_with_signal(case):
+    rule = next(r for r in RULES if r.name == "collapsed_representations")
+    run, recipe = {
+        "learned": (_collapsed(acc=0.95), deep_recipe()),
+        "random labels": (_collapsed(), deep_recipe(labels="random")),
+        "self-normalising": (_collapsed(), deep_recipe("selu", "lecun_normal")),
+        "shallow": (_collapsed(depth=3), deep_recipe(depth=3)),
+        "no recipe": (_collapsed(), None),
+    }[case]
+    ctx = Context.of(run, recipe, Thresholds())
+    ctx.harm = True  # as the outcome rules before it would set
+    assert rule.check(ctx) == []
+    if case == "random labels":  # the inputs do not predict the labels: the data's problem
+        assert "no_learnable_signal" in {str(f.symptom) for f in _findings(run, recipe)}
+
+
+def test_the_selu_repair_gives_selu_layers_with_lecun_weights():
+    from trainspec import mutants
+    from trainspec.engine.prepare import build_model
+
+    repaired = build_model(mutants.get("selu_lecun")(deep_recipe(depth=4)))
+    hidden = repaired.layers[:-1]
+    assert {layer.get_config()["activation"] for layer in hidden} == {"selu"}
+    assert {type(layer.kernel_initializer).__name__ for layer in repaired.layers} == {
+        "LecunNormal"}
+    with pytest.raises(mutants.NotApplicable):
+        mutants.get("selu_lecun")(deep_recipe("selu", "lecun_normal", depth=4))
+
+
+def test_no_learnable_signal_is_not_claimed_when_the_inputs_predict_the_labels():
+    rule = next(r for r in RULES if r.name == "no_learnable_signal")
+    run = make_run(acc=0.34)
+    assert [str(f.symptom) for f in _findings(run, deep_recipe(depth=2, labels="random"))] == [
+        "no_learnable_signal", "accuracy_at_chance"]
+    # blobs: a nearest class mean on the raw inputs beats chance, so the labels carry signal
+    assert _check(rule, run, deep_recipe(depth=2)) == []
+
+
+def test_logits_floor_is_not_reported_when_a_step_went_below_it():
+    # a healthy run passing the floor's value: its smoothed low sits just above the floor, but
+    # single batches go below it, which a twice-applied softmax cannot do
+    rule = next(r for r in RULES if r.name == "logits_floor")
+    floor = math.log(1 + 2 / math.e)
+    wobble = 0.03 * np.sign(np.sin(np.arange(40)))
+    passing = make_run(np.concatenate([np.linspace(math.log(3), floor * 1.03, 40),
+                                       floor * 1.03 + wobble]), acc=0.97)
+    from trainspec.doctor.evidence import Curve
+
+    assert floor <= Curve.of(passing).low <= floor * 1.05  # near the floor, once smoothed
+    assert float(np.min(np.asarray(passing.loss))) < floor
+    assert _check(rule, passing) == []
+    assert _check(rule, _floor())  # held on the floor: reported

@@ -9,7 +9,10 @@ doctor's primary finding should name (``Symptom.family``).  Sources:
 - Taxonomy: Humbatova et al., "Taxonomy of Real Faults in Deep Learning Systems", ICSE 2020;
 - TFBugs: Zhang et al., "An Empirical Study on TensorFlow Program Bugs", ISSTA 2018;
 - AUTOTRAINER: Zhang et al., ICSE 2021 (its problem classes);
-- Yang et al., "Breaking the Softmax Bottleneck", ICLR 2018.
+- Yang et al., "Breaking the Softmax Bottleneck", ICLR 2018;
+- Daneshmand et al., "Batch Normalization Provably Avoids Rank Collapse for Randomly
+  Initialised Deep Networks", NeurIPS 2020 (deep unnormalised ReLU stacks), with Klambauer et
+  al., "Self-Normalizing Neural Networks", NeurIPS 2017, for the fix.
 
 Example:
     >>> from tests.doctor.zoo import ZOO
@@ -110,6 +113,9 @@ _COLUMN = (BLOBS[0], BLOBS[1].reshape(-1, 1))  # class ids in a column, as a tab
 XOR = BASE.replace(model=mlp("xor", inputs=2, out=2), data=datasets.xor(n=512, seed=0), steps=150,
                    learning_rate=0.2, name="zoo-xor")
 _WIDE_OUT = dict(loss="sparse_categorical_crossentropy")
+#: Ten classes in 16 dimensions: a task where one feature per input is not enough.
+BLOBS_10 = datasets.blobs(n=1024, classes=10, features=16, spread=1.5, seed=2)
+_DEEP = dict(depth=16, width=16, inputs=16, out=10)
 _REGRESSION = (BLOBS[0], (BLOBS[0] @ np.linspace(-40, 40, 8) + 300).astype(np.float32))
 
 ZOO: list[ZooPair] = [
@@ -180,6 +186,13 @@ ZOO: list[ZooPair] = [
             lambda: BASE.replace(data=_COLUMN, name="zoo-ce_ids")),
     ZooPair("heavy_dropout", "regularisation", "DeepCrime 'change dropout rate' (0.95)",
             lambda: mutant("dropout_095"), lambda: BASE),
+    ZooPair("deep_relu_collapse", "initialisation", "Daneshmand et al. 2020 (rank collapse): 16 "
+            "He-initialised ReLU layers map ten classes of blobs to nearly one direction; the "
+            "fix is a self-normalising SELU stack of the same depth (Klambauer et al. 2017)",
+            lambda: BASE.replace(model=mlp("deep_relu16", initializer="he_normal", **_DEEP),
+                                 data=BLOBS_10, name="zoo-deep_relu16"),
+            lambda: BASE.replace(model=mlp("deep_selu16", "selu", initializer="lecun_normal",
+                                           **_DEEP), data=BLOBS_10, name="zoo-deep_selu16")),
 ]
 
 ZOO_BY_NAME = {pair.name: pair for pair in ZOO}

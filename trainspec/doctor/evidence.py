@@ -103,6 +103,56 @@ def majority_share(recipe: Any) -> float | None:
         return None
 
 
+def input_signal(recipe: Any, limit: int = 4096) -> tuple[float, float] | None:
+    """How well the raw inputs predict the labels: the held-out accuracy of a nearest class
+    mean on the standardised, flattened training inputs (fitted on the even samples, scored
+    on the odd ones) and the majority share it must beat; None when the inputs or the labels
+    are not one array of classes.
+
+    Above chance by more than sampling noise, the labels do carry signal the inputs show; at
+    chance it proves nothing (a spiral's classes share one mean).
+
+    Example:
+        >>> from types import SimpleNamespace
+        >>> x = np.repeat(np.eye(3), 20, axis=0)
+        >>> recipe = SimpleNamespace(split=lambda: ((x, x.argmax(1)), None))
+        >>> input_signal(recipe)
+        (1.0, 0.3333333333333333)
+    """
+    try:
+        x, y = recipe.split()[0]
+        x = np.asarray(x, dtype=np.float64)[:limit]
+        y = np.asarray(y)[:limit]
+        labels = y.argmax(-1) if y.ndim >= 2 and y.shape[-1] > 1 else y.reshape(len(y), -1)[:, 0]
+        labels = np.round(labels.astype(np.float64)).astype(np.int64)
+    except Exception:
+        return None
+    if x.ndim < 2 or len(x) < 20 or len(x) != len(labels) or not np.all(np.isfinite(x)):
+        return None
+    x = x.reshape(len(x), -1)
+    fit, held = slice(0, None, 2), slice(1, None, 2)
+    x = (x - x[fit].mean(0)) / (x[fit].std(0) + 1e-8)
+    classes = np.unique(labels[fit])
+    if len(classes) < 2 or len(classes) > len(x) // 4:
+        return None
+    means = np.stack([x[fit][labels[fit] == c].mean(0) for c in classes])
+    # squared distances without a (samples, classes, features) array
+    dist = (means ** 2).sum(1)[None, :] - 2.0 * x[held] @ means.T
+    accuracy = float((classes[dist.argmin(1)] == labels[held]).mean())
+    _, counts = np.unique(labels[held], return_counts=True)
+    return accuracy, float(counts.max() / counts.sum())
+
+
+def signal_in_inputs(recipe: Any) -> bool:
+    """Whether :func:`input_signal` beats the majority share by three standard errors."""
+    found = input_signal(recipe)
+    if found is None:
+        return False
+    accuracy, chance = found
+    held = max(1, len(np.asarray(recipe.split()[0][1])[:4096]) // 2)
+    return accuracy > chance + 3.0 * math.sqrt(chance * (1.0 - chance) / held)
+
+
 def chance_accuracy(run: Run, recipe: Any) -> float | None:
     """The accuracy of guessing: 1/C, or the majority class's share when the recipe is known."""
     if not run.n_classes or run.n_classes < 2:

@@ -33,6 +33,7 @@ REPAIRS_FOR: dict[Symptom, tuple[str, ...]] = {
     Symptom.VANISHING_GRADIENT: ("relu_he",),
     Symptom.SATURATED_UNITS: ("relu_he", "standardise_inputs"),
     Symptom.SHRINKING_ACTIVATIONS: ("he_init",),
+    Symptom.COLLAPSED_REPRESENTATIONS: ("selu_lecun",),
     Symptom.SYMMETRIC_INITIALISATION: ("glorot_init", "he_init"),
     Symptom.BAD_INITIAL_LOSS: ("glorot_init",),
     Symptom.UNCHANGED_WEIGHTS: ("he_init", "unfreeze"),

@@ -52,6 +52,7 @@ class Symptom(str, Enum):
     # added with the ranking (issue 12)
     LEARNING_RATE_TOO_HIGH = "learning_rate_too_high"
     SHRINKING_ACTIVATIONS = "shrinking_activations"
+    COLLAPSED_REPRESENTATIONS = "collapsed_representations"
     SYMMETRIC_INITIALISATION = "symmetric_initialisation"
     NO_LEARNABLE_SIGNAL = "no_learnable_signal"
     OUTPUT_MISMATCH = "output_mismatch"
@@ -100,6 +101,7 @@ FAMILY: dict[Symptom, str] = {
     Symptom.DEAD_UNITS: "dead_units",
     Symptom.BAD_INITIAL_LOSS: "initialisation",
     Symptom.SHRINKING_ACTIVATIONS: "initialisation",
+    Symptom.COLLAPSED_REPRESENTATIONS: "initialisation",
     Symptom.SYMMETRIC_INITIALISATION: "initialisation",
     Symptom.PROBABILITIES_AS_LOGITS: "output_and_loss",
     Symptom.LOGITS_AS_PROBABILITIES: "output_and_loss",
@@ -146,6 +148,7 @@ LESSONS: dict[Symptom, tuple[str, ...]] = {
     Symptom.ILL_CONDITIONED: ("momentum",),
     Symptom.LEARNING_RATE_TOO_HIGH: ("high_learning_rate",),
     Symptom.SHRINKING_ACTIVATIONS: ("initialisation",),
+    Symptom.COLLAPSED_REPRESENTATIONS: ("selu",),
     Symptom.PREPROCESSING_MISMATCH: ("input_noise",),
     Symptom.OUTPUT_MISMATCH: ("wrong_loss",),
     Symptom.REGRESSION_LOSS_ON_CLASSES: ("wrong_loss",),

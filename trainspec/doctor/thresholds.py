@@ -102,6 +102,11 @@ class Thresholds(BaseModel):
     # good initialisation keeps the activations' scale through depth; flag when the last hidden
     # layer's std at the first step is below this fraction of the first hidden layer's.
     shrink_ratio: float = Field(0.1, gt=0, lt=1)
+    # Schoenholz et al. (ICLR 2017), Daneshmand et al. (NeurIPS 2020): through a deep stack the
+    # inputs' representations grow alike; flag a model that did not learn when this share of
+    # the inputs' variation lies along one direction at the last hidden layer (ours, measured:
+    # see trainspec.doctor.rules.collapse).
+    collapse_share: float = Field(0.75, gt=0, lt=1)
     # Zinkevich, "Rules of Machine Learning" (rule 37, training-serving skew): the training and
     # validation inputs should come from one preprocessing; flag when their overall std differs
     # by more than this factor or their means by more than one validation std.

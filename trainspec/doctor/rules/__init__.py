@@ -18,6 +18,7 @@ from trainspec.doctor.rules.activations import DeadUnits, SaturatedUnits
 from trainspec.doctor.rules.base import Rule
 from trainspec.doctor.rules.centring import OffCentreActivations
 from trainspec.doctor.rules.chance import AccuracyAtChance
+from trainspec.doctor.rules.collapse import CollapsedRepresentations
 from trainspec.doctor.rules.conditioning import IllConditioned
 from trainspec.doctor.rules.diverging import DivergingLoss
 from trainspec.doctor.rules.exploding import ExplodingGrowth, ExplodingRatio
@@ -40,7 +41,8 @@ RULES: tuple[Rule, ...] = (
     LossNotDecreasing(), SlowConvergence(), AccuracyAtChance(), LogitsFloor(), Overfitting(),
     GeneralisationGap(),
     VanishingGradient(), ExplodingRatio(), UnchangedWeights(), DeadUnits(), SaturatedUnits(),
-    LearningRateTooHigh(), ShrinkingActivations(), OffCentreActivations(), UpdateRatio(),
+    LearningRateTooHigh(), ShrinkingActivations(), OffCentreActivations(),
+    CollapsedRepresentations(), UpdateRatio(),
     NegativeCrossEntropy(),
     NoLearnableSignal(), IllConditioned(),
 )

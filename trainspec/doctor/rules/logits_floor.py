@@ -15,7 +15,9 @@ class LogitsFloor(Rule):
     """
     ## What it does
     Reports a cross-entropy over C classes whose lowest (smoothed) value sits at or just above
-    log(1 + (C-1)/e) while the accuracy is far above chance (or unknown).
+    log(1 + (C-1)/e) while the accuracy is far above chance (or unknown), and no single step's
+    loss went below that floor: a twice-squashed loss cannot, so a run that did was only
+    passing through the floor's value on its way down.
 
     ## Why is this bad
     That floor is what a cross-entropy that applies softmax reaches when it is fed softmax
@@ -57,6 +59,8 @@ class LogitsFloor(Rule):
             confident = final >= chance + 0.5 * (1 - chance)
         if not (near_floor and (confident or acc is None)):
             return []
+        if float(np.min(curve.loss)) < floor * (1 - 1e-6):
+            return []  # below the floor on some step: not a twice-applied softmax
         return [finding(
             Symptom.PROBABILITIES_AS_LOGITS,
             f"The loss never goes below {curve.low:.3g}, at or above "

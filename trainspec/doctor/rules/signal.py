@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from trainspec.doctor.evidence import Context, is_crossentropy
+from trainspec.doctor.evidence import Context, is_crossentropy, signal_in_inputs
 from trainspec.doctor.rules.base import Rule
 from trainspec.doctor.symptoms import Finding, Symptom, finding
 
@@ -19,7 +19,10 @@ class NoLearnableSignal(Rule):
     ## What it does
     Reports a classifier whose accuracy stays at chance while every layer's updates are within
     the healthy range and no mechanism (gradients, units, initialisation, learning rate) is
-    found: the optimisation works, yet nothing about the labels is learned.
+    found: the optimisation works, yet nothing about the labels is learned.  With the recipe,
+    not when the raw inputs do predict the labels (a nearest class mean on held-out samples
+    beats the majority share beyond sampling noise): the labels then carry signal, and saying
+    otherwise would send the user to check data that is fine.
 
     ## Why is this bad
     The labels carry no signal the model can reach from the inputs: labels shuffled or
@@ -54,6 +57,8 @@ class NoLearnableSignal(Rule):
                   for lt in ctx.layers if len(lt.update_ratio) > 1]
         if not ratios or not all(t.update_ratio_low <= r <= t.update_ratio_high for r in ratios):
             return []
+        if ctx.recipe is not None and signal_in_inputs(ctx.recipe):
+            return []  # the inputs predict the labels: the data is not what is wrong
         return [finding(
             Symptom.NO_LEARNABLE_SIGNAL,
             f"The weights move at a healthy pace (update ratios {min(ratios):.2g}-"

@@ -65,6 +65,10 @@ class UpdateRatio(Rule):
             Symptom.SATURATED_UNITS, Symptom.LEARNING_RATE_TOO_HIGH))
         if not too_small:
             fixes = ["lower the learning rate", "clip gradients"]
+        elif ctx.has(Symptom.COLLAPSED_REPRESENTATIONS):
+            explained = True
+            fixes = ["fix the collapse found beside this one first: a larger learning rate "
+                     "does not undo it"]
         elif explained:
             fixes = ["fix the gradient problem found beside this one first: the updates are small "
                      "because little gradient reaches the layer"]
