@@ -10,9 +10,9 @@ loop without it; a variant's ratio is its step over the bare step.
 The variants (built from the engine's own code, with one piece swapped, see :data:`VARIANTS`):
 
 - ``full``: the engine's loop as ``trainspec.train`` runs it;
-- ``no_update_norm``: the update's norm without the variables read before the update (the
-  update ratio becomes meaningless; what goes is the pre-update read, the subtraction and its
-  sums of squares);
+- ``no_update_norm``: the update's norm taken from the weights after the update twice (a zero):
+  the pre-update weights are no longer kept alive through the optimizer's write, which then
+  copies nothing (the subtraction and its sums of squares stay, so this is the copy's cost);
 - ``no_norms``: no gradient, weight or update norms (nor the reads around the update);
 - ``no_activations``: no activation statistics, the plain model instead of its probed view;
 - ``no_metrics``: no metric;
@@ -84,7 +84,7 @@ def build(kind: str, p: Any) -> Any:
 
             def without_before(p: Any, yb: Any, y_pred: Any, acts: list, grads: list,
                                before: list, after: list) -> dict[str, Any]:
-                # the pre-update read goes unused, so the graph prunes it
+                # the pre-update weights go unused: nothing holds them through the update
                 return record(p, yb, y_pred, acts, grads, after, after)
 
             stack.enter_context(_swapped(engine_loop, "record_probes", without_before))
