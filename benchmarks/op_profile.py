@@ -6,7 +6,8 @@ For each workload of figure 1, the engine's traced loop against the bare loop of
 - graph ops of the per-step body (the ``tf.while_loop`` body function), split by what made
   them: the training step (forward, loss, gradient, update: the bare loop has only these; the
   loop's carries of the weights and gradients count here too), and each probe by its name
-  scope in ``engine/loop.py`` (``probe_reads``: the variables read after the update; ``probe_norms``: gradient, weight and update norms, one fused reduction;
+  scope in ``engine/loop.py`` (``probe_reads``: the variables read after the update;
+  ``probe_norms``: gradient, weight and update norms, one fused reduction;
   ``probe_activations``; ``probe_metrics``; ``probe_row``: the finite check and the row
   written), plus the ops outside the body (loop set-up, cutting the rows);
 - Python time of tracing by engine function (cProfile cumulative: the step, the probes);
