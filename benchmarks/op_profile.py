@@ -4,9 +4,10 @@ For each workload of figure 1, the engine's traced loop against the bare loop of
 :func:`benchmarks.workloads.baseline_loop` on the same prepared recipe:
 
 - graph ops of the per-step body (the ``tf.while_loop`` body function), split by what made
-  them: the training step (forward, loss, gradient, update: the bare loop has only these), and
-  each probe by its name scope in ``engine/loop.py`` (``probe_reads``: the variables read
-  around the update; ``probe_norms``: gradient, weight and update norms, one fused reduction;
+  them: the training step (forward, loss, gradient, update: the bare loop has only these; the
+  loop's carries of the weights and gradients count here too), and each probe by its name
+  scope in ``engine/loop.py`` (``probe_reads``: the variables read after the update;
+  ``probe_norms``: gradient, weight and update norms, one fused reduction;
   ``probe_activations``; ``probe_metrics``; ``probe_row``: the finite check and the row
   written), plus the ops outside the body (loop set-up, cutting the rows);
 - Python time of tracing by engine function (cProfile cumulative: the step, the probes);
@@ -224,6 +225,10 @@ def floor(result: dict[str, Any], cost: dict[str, float]) -> dict[str, float]:
         "extra_body_ops": extra_body, "extra_ops": extra_total,
         "norm_arithmetic": e["norm_arithmetic"],
         "step_floor": (b["step"] + extra_body * cost["step"] + e["norm_arithmetic"]) / b["step"],
+        # at the bare step's own price per body op (its step time over its body ops: on these
+        # small models dispatching an op costs more than its arithmetic): the body op ratio
+        "step_floor_bare_price": e["body_total"] / b["body_total"],
+        "bare_price_per_op": b["step"] / b["body_total"],
         "step_measured": e["step"] / b["step"],
         "trace_floor": (b["trace"] + extra_total * cost["trace"]) / b["trace"],
         # at the bare loop's own price per op (Keras' layers, the tape and the optimizer cost
@@ -260,10 +265,12 @@ def markdown(results: list[dict[str, Any]]) -> str:
             f"{', '.join(map(str, cost['sizes']))}): tracing {1e6 * cost['trace']:.0f} us, "
             f"each step {1e6 * cost['step']:.2f} us. Steady-state floor: the bare step + the extra "
             "body ops at that price + the norms' arithmetic alone (three passes over every "
-            "parameter and the update's subtraction, timed in a loop of their own).")
+            "parameter and the update's subtraction, timed in a loop of their own); at the bare "
+            "step's own price per body op (its step over its body ops) it is the body op ratio.")
         lines.append("")
         lines.append("| workload | extra ops: body / all | norms' arithmetic per step | "
-                     "steady state: floor / measured | tracing: floor at a Sin's price / at the "
+                     "steady state: floor at a Sin's price / at the bare step's price per op "
+                     "(body op ratio) / measured | tracing: floor at a Sin's price / at the "
                      "bare loop's price per op (op ratio) / measured |")
         lines.append("|---|---|---|---|---|")
         for r in results:
@@ -271,7 +278,8 @@ def markdown(results: list[dict[str, Any]]) -> str:
             lines.append(
                 f"| {r['workload']} | {f['extra_body_ops']} / {f['extra_ops']} | "
                 f"{1e3 * f['norm_arithmetic']:.2f} ms | "
-                f"{f['step_floor']:.2f}x / {f['step_measured']:.2f}x | "
+                f"{f['step_floor']:.2f}x / {f['step_floor_bare_price']:.2f}x "
+                f"({1e6 * f['bare_price_per_op']:.1f} us an op) / {f['step_measured']:.2f}x | "
                 f"{f['trace_floor']:.2f}x / {f['trace_floor_bare_price']:.2f}x / "
                 f"{f['trace_measured']:.2f}x |")
     return "\n".join(lines)

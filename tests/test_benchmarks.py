@@ -119,3 +119,18 @@ def test_baseline_cost_figure_measures_ratios():
     assert cost.seeds == 2 and cost.steps == 20
     for ratio in (cost.record_ratio, cost.check_ratio):
         assert math.isfinite(ratio) and ratio > 0
+
+
+def test_probe_cost_ablation_takes_out_what_it_names():
+    from benchmarks import probe_cost
+
+    result = probe_cost.profile(workloads.MLP, steps=4, repeats=1)
+    ops, full = result["ops"], result["ops"]["full"]
+    # op counts are deterministic: each variant leaves out (or adds) the ops it names
+    assert ops["bare"] < ops["no_norms"] < ops["no_activations"] < full
+    assert ops["no_metrics"] < full and ops["no_update_norm"] == ops["no_carried_grads"] == full
+    assert ops["norms_every_16"] > full and ops["activations_every_16"] > full
+    for stat in ("min", "median"):
+        assert set(result[stat]["saves"]) == set(probe_cost.VARIANTS) - {"bare", "full"}
+        assert all(math.isfinite(r) and r > 0 for r in result[stat]["ratio"].values())
+    assert "| norms_every_16 |" in probe_cost.markdown([result])
