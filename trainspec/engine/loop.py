@@ -240,16 +240,14 @@ def build_loop(p: Prepared) -> Callable[..., dict[str, Any]]:
         _traces += 1
         n = tf.shape(idx)[0]
         rows = tf.TensorArray(tf.float32, size=n, element_shape=[width])
+        no_grads = tuple(tf.zeros_like(v) for v in variables)
         weights = tuple(read(variables))
         base = weight_norms(p, list(weights))
-        # the carried gradients start as the weights (their shapes and dtypes, no op to make
-        # zeros): the first step replaces them, and a call's gradients are read only when all
-        # its steps ran
         i, _, _, _, last, rows = tf.while_loop(
             lambda i, ok, *_: tf.logical_and(i < n, ok),
             lambda i, ok, base, before, last, rows: body(x, y, idx, i, ok, base, before, last,
                                                          rows),
-            (tf.constant(0), tf.constant(True), base, weights, weights, rows),
+            (tf.constant(0), tf.constant(True), base, weights, no_grads, rows),
         )
         out = split_rows(p, rows.gather(tf.range(i)))
         out["grads"] = list(last)
