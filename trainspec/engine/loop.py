@@ -74,10 +74,9 @@ def weight_norms(p: Prepared, values: list) -> Any:
 def record_probes(p: Prepared, yb: Any, y_pred: Any, acts: list, grads: list, before: list,
                   after: list) -> dict[str, Any]:
     """One step's probe values: metric means, per-layer gradient and weight norms, the norm of
-    the update, activation statistics.  ``before``/``after`` are the trainable variables'
-    values before and after the update (``before``: the previous step's ``after``, carried by
-    the loop); the weight norms before it are the previous step's ``weight`` (carried too, not
-    computed twice).  The three per-layer norms are one fused reduction
+    the update, activation statistics.  ``before``/``after`` are the trainable variables read
+    around the update; the weight norms before it are the previous step's ``weight`` (carried
+    by the loop, not computed twice).  The three per-layer norms are one fused reduction
     (:func:`probes.layer_norms`)."""
     # the name scopes let benchmarks/op_profile.py count the ops of each probe
     with tf.name_scope("probe_metrics"):
@@ -179,21 +178,19 @@ def histograms(p: Prepared, variables: list, grads: list) -> tuple[np.ndarray, n
 
 
 def _make_body(p: Prepared) -> Callable[..., tuple]:
-    """The ``tf.while_loop`` body: gather a batch, step, record the probes in one row.
-
-    The weights before the update are the ones read after the previous step's update, carried
-    by the loop (nothing writes them in between): one read per variable and step, not two."""
+    """The ``tf.while_loop`` body: gather a batch, step, record the probes in one row."""
     variables = list(p.model.trainable_variables)
     step = make_step(p)
 
-    def body(x: Any, y: Any, idx: Any, i: Any, ok: Any, base: Any, before: tuple, last: tuple,
-             rows: Any):
+    def body(x: Any, y: Any, idx: Any, i: Any, ok: Any, base: Any, last: tuple, rows: Any):
         xb = tf.nest.map_structure(lambda a: tf.gather(a, idx[i]), x)  # several inputs: each
         yb = tf.nest.map_structure(lambda a: tf.gather(a, idx[i]), y)
+        with tf.name_scope("probe_reads"):
+            before = read(variables)
         loss, y_pred, acts, grads = step(xb, yb)
         with tf.name_scope("probe_reads"):
             after = read(variables)  # read after the update (program order)
-        row = record_probes(p, yb, y_pred, acts, grads, list(before), after)
+        row = record_probes(p, yb, y_pred, acts, grads, before, after)
         with tf.name_scope("probe_row"):
             values = checked(loss, row)
             finite = tf.reduce_all(tf.math.is_finite(values))
@@ -204,7 +201,7 @@ def _make_body(p: Prepared) -> Callable[..., tuple]:
         grads = tuple(
             tf.cast(tf.convert_to_tensor(g), v.dtype) for g, v in zip(grads, variables, strict=True)
         )
-        return i + 1, finite, row["weight"], tuple(after), grads, rows
+        return i + 1, finite, row["weight"], grads, rows
 
     return body
 
@@ -241,13 +238,11 @@ def build_loop(p: Prepared) -> Callable[..., dict[str, Any]]:
         n = tf.shape(idx)[0]
         rows = tf.TensorArray(tf.float32, size=n, element_shape=[width])
         no_grads = tuple(tf.zeros_like(v) for v in variables)
-        weights = tuple(read(variables))
-        base = weight_norms(p, list(weights))
-        i, _, _, _, last, rows = tf.while_loop(
-            lambda i, ok, *_: tf.logical_and(i < n, ok),
-            lambda i, ok, base, before, last, rows: body(x, y, idx, i, ok, base, before, last,
-                                                         rows),
-            (tf.constant(0), tf.constant(True), base, weights, no_grads, rows),
+        base = weight_norms(p, read(variables))
+        i, _, _, last, rows = tf.while_loop(
+            lambda i, ok, base, last, rows: tf.logical_and(i < n, ok),
+            lambda i, ok, base, last, rows: body(x, y, idx, i, ok, base, last, rows),
+            (tf.constant(0), tf.constant(True), base, no_grads, rows),
         )
         out = split_rows(p, rows.gather(tf.range(i)))
         out["grads"] = list(last)
