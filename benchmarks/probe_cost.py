@@ -109,8 +109,8 @@ def build(kind: str, p: Any) -> Any:
                 body = make_body(p)
 
                 def wrapped(*args: Any) -> tuple:
-                    i, finite, weight, after, _, rows = body(*args)
-                    return i, finite, weight, after, args[7], rows  # the zeros carried in
+                    out = body(*args)  # (..., grads, rows), from (..., grads carried in, rows)
+                    return (*out[:-2], args[-2], out[-1])  # the zeros carried in, unchanged
 
                 return wrapped
 
