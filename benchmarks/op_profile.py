@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import collections
 import cProfile
-import json
 import os
 import pstats
 import re
@@ -296,11 +295,8 @@ def main(argv: list[str] | None = None) -> int:
     for r in results:
         r["per_op"] = cost
         r["floor"] = floor(r, cost)
-    doc = {"created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "load_before": load_before,
-           "load_after": report.load(), "results": results}
-    args.json.write_text(json.dumps(doc, indent=2) + "\n")
     print(markdown(results))
-    print(f"\nload average {load_before} before, {doc['load_after']} after; wrote {args.json}")
+    report.save_profile(args.json, results, load_before)
     return 0
 
 

@@ -32,7 +32,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
-import json
 import os
 import statistics
 import sys
@@ -219,12 +218,8 @@ def main(argv: list[str] | None = None) -> int:
         tf.config.threading.set_inter_op_parallelism_threads(args.threads)
     load_before = report.load()
     results = [profile(w, args.steps, args.repeats) for w in (workloads.MLP, workloads.DEEP)]
-    doc = {"created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "load_before": load_before,
-           "load_after": report.load(), "threads": args.threads or "default",
-           "results": results}
-    args.json.write_text(json.dumps(doc, indent=2) + "\n")
     print(markdown(results))
-    print(f"\nload average {load_before} before, {doc['load_after']} after; wrote {args.json}")
+    report.save_profile(args.json, results, load_before, threads=args.threads or "default")
     return 0
 
 

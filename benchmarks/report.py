@@ -7,6 +7,7 @@ import json
 import os
 import platform
 import re
+import time
 from dataclasses import asdict, dataclass
 from importlib import metadata
 from pathlib import Path
@@ -179,6 +180,20 @@ def write_json(doc: dict[str, Any], path: Path) -> None:
     tmp = path.with_suffix(path.suffix + ".tmp")
     tmp.write_text(json.dumps(doc, indent=2, default=_jsonable) + "\n")
     tmp.replace(path)
+
+
+def save_profile(path: Path, results: list[Any], load_before: list[float] | None,
+                 **extra: Any) -> None:
+    """Write a profile's ``results`` with when it ran and the load around it (op_profile,
+    probe_cost), and say so.
+
+    Example:
+        >>> save_profile(Path("benchmarks/op_profile.json"), results, load())  # doctest: +SKIP
+    """
+    doc = {"created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "load_before": load_before,
+           "load_after": load(), **extra, "results": results}
+    write_json(doc, path)
+    print(f"\nload average {load_before} before, {doc['load_after']} after; wrote {path}")
 
 
 def _jsonable(value: Any) -> Any:
