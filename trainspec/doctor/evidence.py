@@ -103,11 +103,11 @@ def majority_share(recipe: Any) -> float | None:
         return None
 
 
-def input_signal(recipe: Any, limit: int = 4096) -> tuple[float, float] | None:
+def input_signal(recipe: Any, limit: int = 4096) -> tuple[float, float, int] | None:
     """How well the raw inputs predict the labels: the held-out accuracy of a nearest class
     mean on the standardised, flattened training inputs (fitted on the even samples, scored
-    on the odd ones) and the majority share it must beat; None when the inputs or the labels
-    are not one array of classes.
+    on the odd ones), the majority share it must beat and the number of held-out samples;
+    None when the inputs or the labels are not one array of classes.
 
     Above chance by more than sampling noise, the labels do carry signal the inputs show; at
     chance it proves nothing (a spiral's classes share one mean).
@@ -117,7 +117,7 @@ def input_signal(recipe: Any, limit: int = 4096) -> tuple[float, float] | None:
         >>> x = np.repeat(np.eye(3), 20, axis=0)
         >>> recipe = SimpleNamespace(split=lambda: ((x, x.argmax(1)), None))
         >>> input_signal(recipe)
-        (1.0, 0.3333333333333333)
+        (1.0, 0.3333333333333333, 30)
     """
     try:
         x, y = recipe.split()[0]
@@ -140,7 +140,7 @@ def input_signal(recipe: Any, limit: int = 4096) -> tuple[float, float] | None:
     dist = (means ** 2).sum(1)[None, :] - 2.0 * x[held] @ means.T
     accuracy = float((classes[dist.argmin(1)] == labels[held]).mean())
     _, counts = np.unique(labels[held], return_counts=True)
-    return accuracy, float(counts.max() / counts.sum())
+    return accuracy, float(counts.max() / counts.sum()), int(counts.sum())
 
 
 def signal_in_inputs(recipe: Any) -> bool:
@@ -148,8 +148,7 @@ def signal_in_inputs(recipe: Any) -> bool:
     found = input_signal(recipe)
     if found is None:
         return False
-    accuracy, chance = found
-    held = max(1, len(np.asarray(recipe.split()[0][1])[:4096]) // 2)
+    accuracy, chance, held = found
     return accuracy > chance + 3.0 * math.sqrt(chance * (1.0 - chance) / held)
 
 
@@ -160,6 +159,15 @@ def chance_accuracy(run: Run, recipe: Any) -> float | None:
     chance = 1.0 / run.n_classes
     share = majority_share(recipe) if recipe is not None else None
     return max(chance, share) if share is not None else chance  # imbalanced labels
+
+
+def labels_chance(run: Run, recipe: Any) -> float | None:
+    """:func:`chance_accuracy`, or the labels' majority share when the run does not know its
+    class count (a custom loss): the chance level of rules that read the recipe's labels."""
+    chance = chance_accuracy(run, recipe)
+    if chance is None and recipe is not None:
+        chance = majority_share(recipe)
+    return chance
 
 
 def is_output(run: Run, act: Any) -> bool:

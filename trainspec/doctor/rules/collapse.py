@@ -9,8 +9,7 @@ import numpy as np
 from trainspec.doctor.evidence import (
     Context,
     accuracy_learned,
-    chance_accuracy,
-    majority_share,
+    labels_chance,
     signal_in_inputs,
 )
 from trainspec.doctor.rules.base import Rule
@@ -118,9 +117,7 @@ class CollapsedRepresentations(Rule):
             return []  # another cause is named: it explains the failure better
         if len(ctx.run.activations.list()) < MIN_DEPTH + 1:
             return []
-        chance = chance_accuracy(ctx.run, recipe)
-        if chance is None:
-            chance = majority_share(recipe)
+        chance = labels_chance(ctx.run, recipe)
         if chance is None or accuracy_learned(ctx, chance):
             return []
         if not signal_in_inputs(recipe):

@@ -7,8 +7,7 @@ import numpy as np
 from trainspec.doctor.evidence import (
     Context,
     accuracy_learned,
-    chance_accuracy,
-    majority_share,
+    labels_chance,
     optimizer_and_rate,
     still_falling,
 )
@@ -45,10 +44,7 @@ def feature_scales(recipe: object) -> tuple[float, float] | None:
 def learned(ctx: Context) -> bool:
     """Whether a recorded accuracy got more than half of the way from chance to 1 (chance from
     the labels when the run does not know its class count, e.g. a custom loss)."""
-    chance = chance_accuracy(ctx.run, ctx.recipe)
-    if chance is None and ctx.recipe is not None:
-        chance = majority_share(ctx.recipe)
-    return accuracy_learned(ctx, chance)
+    return accuracy_learned(ctx, labels_chance(ctx.run, ctx.recipe))
 
 
 class IllConditioned(Rule):

@@ -60,13 +60,13 @@ class UpdateRatio(Rule):
             return []
         worst = max(bad, key=lambda b: abs(math.log10(max(b[1], 1e-30)) + 3))
         too_small = worst[1] < t.update_ratio_low
-        explained = too_small and any(ctx.has(s) for s in (
+        collapsed = too_small and ctx.has(Symptom.COLLAPSED_REPRESENTATIONS)
+        explained = collapsed or (too_small and any(ctx.has(s) for s in (
             Symptom.VANISHING_GRADIENT, Symptom.DEAD_UNITS, Symptom.UNCHANGED_WEIGHTS,
-            Symptom.SATURATED_UNITS, Symptom.LEARNING_RATE_TOO_HIGH))
+            Symptom.SATURATED_UNITS, Symptom.LEARNING_RATE_TOO_HIGH)))
         if not too_small:
             fixes = ["lower the learning rate", "clip gradients"]
-        elif ctx.has(Symptom.COLLAPSED_REPRESENTATIONS):
-            explained = True
+        elif collapsed:
             fixes = ["fix the collapse found beside this one first: a larger learning rate "
                      "does not undo it"]
         elif explained:
