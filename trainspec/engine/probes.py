@@ -286,17 +286,32 @@ def group_norm(tensors: list[tf.Tensor]) -> tf.Tensor:
     return tf.sqrt(tf.add_n([tf.reduce_sum(tf.square(tf.cast(t, tf.float32))) for t in tensors]))
 
 
-def histogram(tensors: list[tf.Tensor], bins: int) -> tf.Tensor:
-    """A ``(bins, 3)`` tensor of (left, right, count) over the values of ``tensors``, the layout
-    TensorBoard's histogram plugin stores."""
-    values = tf.concat([tf.reshape(tf.cast(t, tf.float32), [-1]) for t in tensors], axis=0)
-    lo = tf.reduce_min(values)
-    hi = tf.reduce_max(values)
-    pad = tf.maximum(tf.abs(lo) * 1e-6, 1e-6)
-    hi = tf.where(hi > lo, hi, lo + pad)
-    counts = tf.cast(tf.histogram_fixed_width(values, tf.stack([lo, hi]), nbins=bins), tf.float32)
-    edges = tf.linspace(lo, hi, bins + 1)
-    return tf.stack([edges[:-1], edges[1:], counts], axis=1)
+def histogram(arrays: list[np.ndarray], bins: int) -> np.ndarray:
+    """A ``(bins, 3)`` float32 array of (left, right, count) over the values of ``arrays``, the
+    layout TensorBoard's histogram plugin stores.
+
+    In numpy, taken between loop calls: the same bits as ``tf.histogram_fixed_width`` over
+    ``[min, max]`` with ``tf.linspace`` edges (their float32 and float64 arithmetic step for
+    step, checked in ``tests/engine/test_probes.py``), at a tenth of the eager ops' cost.
+
+    Example:
+        >>> histogram([np.array([0.0, 1.0, 1.0])], 2)[:, 2]
+        array([1., 2.], dtype=float32)
+    """
+    values = np.concatenate([np.ravel(np.asarray(a, np.float32)) for a in arrays])
+    lo, hi = values.min(), values.max()
+    if not hi > lo:  # one value: a bin of width max(|lo| 1e-6, 1e-6) above it
+        hi = lo + np.maximum(np.abs(lo) * np.float32(1e-6), np.float32(1e-6))
+    # histogram_op.cc, in float64: step = hi / bins - lo / bins (no overflow), and the bin is
+    # min((clip(v, lo, hi) - lo) / step, bins - 1)
+    lo64, hi64 = np.float64(lo), np.float64(hi)
+    step = hi64 / bins - lo64 / bins
+    index = np.minimum((np.clip(values, lo, hi).astype(np.float64) - lo64) / step, bins - 1)
+    counts = np.bincount(index.astype(np.int32), minlength=bins).astype(np.float32)
+    # tf.linspace: start + i * ((stop - start) / (num - 1)) in float32, the last edge is stop
+    delta = (hi - lo) / np.float32(bins)
+    edges = np.concatenate([[lo], lo + np.arange(1, bins, dtype=np.float32) * delta, [hi]])
+    return np.stack([edges[:-1], edges[1:], counts], axis=1).astype(np.float32)
 
 
 # -- frozen layers, variables without a gradient, layers the activation probes cannot see -------
