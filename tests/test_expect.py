@@ -10,6 +10,7 @@ import pytest
 import trainspec
 from trainspec import Series, SpecFailure, expect
 from trainspec.constants import ActivationKind
+from trainspec.expect import curve_points
 from trainspec.run import TraceMap, UnprobedLayer
 
 
@@ -150,3 +151,13 @@ def test_a_subclassed_network_that_is_all_dead_does_not_pass_no_dead_units(blobs
                                            loss="sparse_categorical_crossentropy"))
     with pytest.raises(SpecFailure, match="(?s)dead ReLU units not measured.*subclassed model"):
         expect(run).no_dead_units()
+
+
+@pytest.mark.parametrize("n", [201, 300, 400, 1234])
+def test_report_curves_are_the_median_of_each_part(n):
+    values = np.random.default_rng(n).normal(size=n)
+    values[0] = np.nan  # a non-finite part stays non-finite, drawn as a gap
+    expected = [np.median(part) for part in np.array_split(values, 200)]
+    points = curve_points(Series("loss", values))
+    assert len(points) == 200 and points[0] is None
+    assert points[1:] == expected[1:]

@@ -7,6 +7,7 @@ rename so that a reader never sees half a file.
 
 from __future__ import annotations
 
+import gc
 import math
 import os
 import platform
@@ -85,13 +86,14 @@ def import_tensorflow_quietly() -> None:
     the lines TensorFlow writes before its logger starts (no level hides them) and the failed
     CUDA probe of a CPU machine are dropped from standard error while TensorFlow loads and lists
     its devices; anything else it writes is passed on. Called when the first run starts, never at
-    collection.
+    collection; then the objects alive are frozen out of the garbage collector's scans.
 
     Example:
         >>> import_tensorflow_quietly()                                     # doctest: +SKIP
     """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     if "tensorflow" in sys.modules:
+        _freeze_imports()
         return
     sys.stderr.flush()
     with tempfile.TemporaryFile() as sink:
@@ -110,3 +112,23 @@ def import_tensorflow_quietly() -> None:
             kept = "".join(line for line in text.splitlines(True) if not _TF_NOISE.search(line))
             if kept.strip():
                 sys.stderr.write(kept)
+    _freeze_imports()
+
+
+def _freeze_imports() -> None:
+    """Take everything alive now (mostly TensorFlow's and Keras' modules, about a million
+    objects) out of the cyclic garbage collector's scans, once per process.
+
+    Every full collection walked them again: in ``pytest specs/`` with a warm cache the
+    collector took 5.4 s of 42 s, 3.4 s of it pytest's own collections at the session's end
+    (``gc.freeze`` left 3.2 s).  Reference counting still frees what they stop using; only
+    cyclic garbage among them now would stay, and imported modules are kept for the process's
+    life anyway.
+    """
+    global _frozen
+    if not _frozen:
+        _frozen = True
+        gc.freeze()
+
+
+_frozen = False

@@ -54,8 +54,24 @@ def curve_points(series: Series, points: int = _CURVE_POINTS) -> list[float | No
     """The series downsampled to at most ``points`` values for reports (NaN/Inf -> None)."""
     values = np.asarray(series, dtype=np.float64)
     if values.size > points:
-        values = np.array([np.median(b) for b in np.array_split(values, points)])
+        values = bucket_medians(values, points)
     return [float(v) if math.isfinite(v) else None for v in values]
+
+
+def bucket_medians(values: np.ndarray, buckets: int) -> np.ndarray:
+    """The median of each of ``np.array_split(values, buckets)``'s parts, in two vectorised
+    medians (the first ``len % buckets`` parts are one longer): the same values as one
+    ``np.median`` per part, for a report that draws hundreds of curves.
+
+    Example:
+        >>> bucket_medians(np.arange(5.0), 2)
+        array([1. , 3.5])
+    """
+    size, longer = divmod(values.size, buckets)
+    cut = longer * (size + 1)
+    head = np.median(values[:cut].reshape(longer, size + 1), axis=1) if longer else []
+    tail = np.median(values[cut:].reshape(buckets - longer, size), axis=1)
+    return np.concatenate([head, tail])
 
 
 def fail(

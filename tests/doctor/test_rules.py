@@ -421,3 +421,12 @@ def test_logits_floor_is_not_reported_when_a_step_went_below_it():
     assert float(np.min(np.asarray(passing.loss))) < floor
     assert _check(rule, passing) == []
     assert _check(rule, _floor())  # held on the floor: reported
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 50])
+def test_the_rolling_median_reads_each_step_and_the_two_before(n):
+    from trainspec.doctor.rules.exploding import rolling_median3
+
+    values = np.random.default_rng(n).lognormal(size=n)
+    expected = [np.median(values[max(0, i - 2): i + 1]) for i in range(n)]
+    assert rolling_median3(values).tolist() == expected

@@ -57,3 +57,15 @@ def test_a_regression_loss_on_class_labels():
     one_hot = zoo.BASE.replace(data=(x, np.eye(4, dtype="float32")[y]), loss="mse")
     assert found(one_hot) == {"regression_loss_on_classes"}
     assert "regression_loss_on_classes" in RISKS  # beside a run, only with harm
+
+
+def test_a_trained_recipe_is_checked_once_and_again_when_its_data_changes():
+    import trainspec
+
+    x, y = zoo.BLOBS
+    recipe = zoo.BASE.replace(data=(x.copy(), y), steps=5)
+    trainspec.train(recipe)  # the engine now knows this recipe object's fingerprint
+    first = check_recipe(recipe)
+    assert check_recipe(recipe) == first and "unscaled_inputs" not in found(recipe)
+    recipe.data[0][:] *= 1000.0  # changed in place: the fingerprint no longer holds
+    assert "unscaled_inputs" in found(recipe)

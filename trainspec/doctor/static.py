@@ -302,5 +302,29 @@ def check_recipe(recipe: Any, *, thresholds: Thresholds | None = None,
     if not all(isinstance(part, np.ndarray) for part in recipe.data):
         return []  # several inputs or outputs: these checks read one x and one y
     t = (thresholds or project_thresholds()).updated(**overrides)
+    key = _memo_key(recipe, t)
+    if key is not None and key in _CHECKED:
+        return list(_CHECKED[key])
     view = RecipeView.of(recipe, t)
-    return [f for check in STATIC_CHECKS for f in check.check(view)]
+    findings = [f for check in STATIC_CHECKS for f in check.check(view)]
+    if key is not None:
+        _CHECKED[key] = tuple(findings)
+        while len(_CHECKED) > _CHECKED_MAX:
+            _CHECKED.pop(next(iter(_CHECKED)))
+    return findings
+
+
+#: Static findings of recipes already checked, by (fingerprint, thresholds), oldest first: every
+#: verdict spec on a broken model diagnoses its recipe, and each check built the model again.
+_CHECKED: dict[tuple[str, Thresholds], tuple[Finding, ...]] = {}
+_CHECKED_MAX = 64
+
+
+def _memo_key(recipe: Any, thresholds: Thresholds) -> tuple[str, Thresholds] | None:
+    """(fingerprint, thresholds) of a recipe object trained in this process whose arrays and
+    code have not changed since (the fingerprint covers data, configuration, initial weights and
+    the user's code: what the checks read), else None: check it afresh."""
+    from trainspec.engine.memo import known_fingerprint
+
+    fingerprint = known_fingerprint(recipe)
+    return None if fingerprint is None else (fingerprint, thresholds)
