@@ -63,3 +63,8 @@ def test_the_bits_match_over_many_scales_and_sizes():
         values = (rng.normal(size=size) * scale + shift).astype(np.float32)
         np.testing.assert_array_equal(histogram([values], HISTOGRAM_BINS),
                                       tensorflow_histogram([values], HISTOGRAM_BINS))
+
+
+def test_no_values_make_an_empty_histogram():
+    table = histogram([np.zeros((3, 0), np.float32), np.zeros(0, np.float32)], HISTOGRAM_BINS)
+    assert table.shape == (HISTOGRAM_BINS, 3) and not table.any()

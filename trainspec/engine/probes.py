@@ -300,6 +300,8 @@ def histogram(arrays: list[np.ndarray], bins: int) -> np.ndarray:
         array([1., 2.], dtype=float32)
     """
     values = np.concatenate([np.ravel(np.asarray(a, np.float32)) for a in arrays])
+    if not values.size:  # a layer with no units: no values, an empty histogram
+        return np.zeros((bins, 3), np.float32)
     lo, hi = values.min(), values.max()
     if not hi > lo:  # one value: a bin of width max(|lo| 1e-6, 1e-6) above it
         hi = lo + np.maximum(np.abs(lo) * np.float32(1e-6), np.float32(1e-6))
