@@ -23,6 +23,7 @@ from trainspec.constants import ActivationKind
 from trainspec.exceptions import SpecFailure
 from trainspec.run import Run, UnprobedLayer
 from trainspec.series import Change, Series
+from trainspec.sparkline import bucket_reduce
 
 #: How to make a layer's activations visible to the probes (shown when a check measured nothing).
 EXPOSE = ("to probe activations, build the model as a Sequential or functional model with each "
@@ -54,24 +55,8 @@ def curve_points(series: Series, points: int = _CURVE_POINTS) -> list[float | No
     """The series downsampled to at most ``points`` values for reports (NaN/Inf -> None)."""
     values = np.asarray(series, dtype=np.float64)
     if values.size > points:
-        values = bucket_medians(values, points)
+        values = bucket_reduce(values, points, np.median)
     return [float(v) if math.isfinite(v) else None for v in values]
-
-
-def bucket_medians(values: np.ndarray, buckets: int) -> np.ndarray:
-    """The median of each of ``np.array_split(values, buckets)``'s parts, in two vectorised
-    medians (the first ``len % buckets`` parts are one longer): the same values as one
-    ``np.median`` per part, for a report that draws hundreds of curves.
-
-    Example:
-        >>> bucket_medians(np.arange(5.0), 2)
-        array([1. , 3.5])
-    """
-    size, longer = divmod(values.size, buckets)
-    cut = longer * (size + 1)
-    head = np.median(values[:cut].reshape(longer, size + 1), axis=1) if longer else []
-    tail = np.median(values[cut:].reshape(buckets - longer, size), axis=1)
-    return np.concatenate([head, tail])
 
 
 def fail(
